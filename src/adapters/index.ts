@@ -1,0 +1,69 @@
+/** Picks the store: Redis when REDIS_URL is set, else the embedded in-memory one. */
+import { once } from 'node:events';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { RoomEvents } from '../ports/room-events.js';
+import type { RoomStore } from '../ports/room-store.js';
+import { createMemoryAdapters } from './memory-room-store.js';
+import { redisKeys } from './redis-keys.js';
+import { RedisRoomEvents } from './redis-room-events.js';
+import { RedisRoomStore } from './redis-room-store.js';
+
+export interface Adapters {
+  store: RoomStore;
+  events: RoomEvents;
+  /** "redis" or "memory", for the start-up message. */
+  kind: 'redis' | 'memory';
+  close(): Promise<void>;
+}
+
+export async function createAdapters(config: Config, logger: Logger): Promise<Adapters> {
+  const { room } = config;
+  if (!config.redis.url) {
+    const { store, events } = createMemoryAdapters(room);
+    return { store, events, kind: 'memory', close: async () => (await store.close(), events.close()) };
+  }
+  const common: RedisOptions = {
+    connectTimeout: 2000,
+    // Keep trying, at most a second apart, so the service recovers by itself when Redis is back.
+    retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
+  };
+  // Commands fail at once while Redis is away, and after timeoutMs when it does not answer.
+  const client = new Redis(config.redis.url, {
+    ...common,
+    enableOfflineQueue: false,
+    commandTimeout: config.redis.timeoutMs,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+  });
+  // The subscriber queues (un)subscribes while away and re-subscribes its channels when back.
+  const subscriber = new Redis(config.redis.url, { ...common, maxRetriesPerRequest: null });
+  for (const [name, connection] of [['command', client], ['subscriber', subscriber]] as const) {
+    let down = false;
+    connection.on('error', (error: Error) => {
+      if (!down) logger.warn({ connection: name, err: error.message }, 'Redis connection lost; retrying');
+      down = true;
+    });
+    connection.on('ready', () => {
+      if (down) logger.info({ connection: name }, 'Redis connection back');
+      down = false;
+    });
+  }
+  await Promise.race([once(client, 'ready'), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
+  if (client.status !== 'ready') logger.warn('Redis is not answering yet; operations fail with STORE_UNAVAILABLE until it does');
+  const keys = redisKeys(config.redis.keyPrefix);
+  const store = new RedisRoomStore({ client, keys, ...room });
+  const events = new RedisRoomEvents({ publisher: client, subscriber, keys, subscribeTimeoutMs: config.redis.timeoutMs });
+  return {
+    store,
+    events,
+    kind: 'redis',
+    close: async () => {
+      await events.close();
+      await store.close();
+      client.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * Live fan-out across instances through graphql-redis-subscriptions on a dedicated subscriber connection.
+ * One Redis channel subscription per room per instance, whatever the number of local subscribers
+ * (RedisPubSub counts references); each message is parsed once per instance and handed to every local
+ * listener. The batches are published by the commit script, not here.
+ */
+import { RedisPubSub } from 'graphql-redis-subscriptions';
+import type { Cluster, Redis } from 'ioredis';
+import type { EventBatch } from '../domain/events.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { RoomEvents, RoomEventsListener } from '../ports/room-events.js';
+import type { RedisKeys } from './redis-keys.js';
+
+export interface RedisEventsOptions {
+  /** Used only for RedisPubSub's publish, which this service does not call. */
+  publisher: Redis | Cluster;
+  /** A connection of its own, in subscriber mode from the first subscription on. */
+  subscriber: Redis | Cluster;
+  keys: RedisKeys;
+  /** Milliseconds to wait for Redis to confirm a subscription before failing with STORE_UNAVAILABLE. */
+  subscribeTimeoutMs: number;
+}
+
+export class RedisRoomEvents implements RoomEvents {
+  private readonly pubsub: RedisPubSub;
+  private readonly listeners = new Set<RoomEventsListener>();
+  private connectedBefore = false;
+
+  constructor(private readonly options: RedisEventsOptions) {
+    this.pubsub = new RedisPubSub({ publisher: options.publisher, subscriber: options.subscriber });
+    // After a lost connection, batches published meanwhile never arrive: every listener checks its log.
+    options.subscriber.on('ready', () => {
+      if (this.connectedBefore) for (const listener of this.listeners) listener.onResync?.();
+      this.connectedBefore = true;
+    });
+  }
+
+  async subscribe(transactionId: string, listener: RoomEventsListener): Promise<() => void> {
+    const subscription = this.pubsub.subscribe(this.options.keys.channel(transactionId), (batch: EventBatch) =>
+      listener.onBatch(batch),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailableError('subscribe timed out')), this.options.subscribeTimeoutMs);
+    });
+    let id: number;
+    try {
+      id = await Promise.race([subscription, timeout]);
+    } catch (error) {
+      // A subscription confirmed after we gave up must still be released.
+      subscription.then((late) => this.pubsub.unsubscribe(late), () => undefined);
+      throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(error);
+    } finally {
+      clearTimeout(timer);
+    }
+    this.listeners.add(listener);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.listeners.delete(listener);
+      this.pubsub.unsubscribe(id);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+}

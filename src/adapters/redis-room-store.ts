@@ -1,0 +1,127 @@
+/**
+ * The Redis store: one Lua script per operation (src/adapters/redis-scripts.ts), so each load, commit and
+ * log read is a single round trip and each commit is atomic across instances.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import type { RoomEvent } from '../domain/events.js';
+import { emptyRoom, type RoomState } from '../domain/room.js';
+import { DomainError, StoreUnavailableError } from '../errors.js';
+import type { CommitResult, LogRead, RequestKey, RoomCommit, RoomStore, StoredRoom } from '../ports/room-store.js';
+import type { RedisKeys } from './redis-keys.js';
+import { commitScript, loadScript, readSinceScript } from './redis-scripts.js';
+
+export interface RedisStoreOptions {
+  /** The command connection (never the subscriber). Built with `enableOfflineQueue: false` and a `commandTimeout`, so an unreachable Redis fails fast. */
+  client: Redis | Cluster;
+  keys: RedisKeys;
+  /** Seconds a room (hash and log) lives after its last write. */
+  ttlSeconds: number;
+  /** Events kept per room (approximately, at least this many). */
+  eventLogLength: number;
+  /** Seconds a succeeded requestId is remembered. */
+  requestIdTtlSeconds: number;
+  newEpoch?: () => string;
+}
+
+type Reply = Array<string | number | null>;
+interface ScriptedClient {
+  crLoad(room: string, request: string, hasRequest: string): Promise<Reply>;
+  crCommit(...keysAndArgs: Array<string | number>): Promise<Reply>;
+  crReadSince(room: string, log: string, afterVersion: number, epoch: string): Promise<Reply>;
+}
+
+// Replies that mean "not now" rather than "your script is wrong".
+const unavailableReply = /^(LOADING|READONLY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|BUSY)\b/;
+
+export class RedisRoomStore implements RoomStore {
+  private readonly scripts: ScriptedClient;
+  private readonly newEpoch: () => string;
+
+  constructor(private readonly options: RedisStoreOptions) {
+    const { client } = options;
+    client.defineCommand('crLoad', { numberOfKeys: 2, lua: loadScript });
+    client.defineCommand('crCommit', { numberOfKeys: 3, lua: commitScript });
+    client.defineCommand('crReadSince', { numberOfKeys: 2, lua: readSinceScript });
+    this.scripts = client as unknown as ScriptedClient;
+    this.newEpoch = options.newEpoch ?? (() => randomUUID());
+  }
+
+  async load(transactionId: string, request?: RequestKey): Promise<StoredRoom> {
+    const { keys } = this.options;
+    const [state, rev, done] = await this.call(() =>
+      this.scripts.crLoad(keys.room(transactionId), this.requestKey(transactionId, request), request ? '1' : '0'),
+    );
+    return { ...this.toStored(transactionId, (state as string | null) ?? null, rev ?? 0), requestDone: done === 1 };
+  }
+
+  async commit(commit: RoomCommit): Promise<CommitResult> {
+    const { keys, ttlSeconds, eventLogLength, requestIdTtlSeconds } = this.options;
+    const { transactionId, room, events, request } = commit;
+    const eventJson = events.map((event) => JSON.stringify(event));
+    // Each event is serialized once, here; the batch every instance receives is spliced from the same strings.
+    const batch = room && events.length > 0 ? `{"epoch":${JSON.stringify(room.epoch)},"events":[${eventJson.join(',')}]}` : '';
+    const reply = await this.call(() =>
+      this.scripts.crCommit(
+        keys.room(transactionId),
+        keys.log(transactionId),
+        this.requestKey(transactionId, request),
+        commit.baseRevision,
+        room ? JSON.stringify(room) : '',
+        room?.version ?? 0,
+        room?.epoch ?? '',
+        ttlSeconds,
+        eventLogLength,
+        keys.channel(transactionId),
+        batch,
+        requestIdTtlSeconds,
+        request ? '1' : '0',
+        ...eventJson,
+      ),
+    );
+    const [status, stateOrRev, rev] = reply;
+    if (status === 'ok') return { status: 'committed', revision: Number(stateOrRev) };
+    const current = { ...this.toStored(transactionId, (stateOrRev as string | null) ?? null, rev ?? 0), requestDone: status === 'duplicate' };
+    return { status: status === 'duplicate' ? 'duplicate' : 'conflict', current };
+  }
+
+  async readSince(transactionId: string, afterVersion: number, epoch?: string): Promise<LogRead> {
+    const { keys } = this.options;
+    const reply = await this.call(() =>
+      this.scripts.crReadSince(keys.room(transactionId), keys.log(transactionId), afterVersion, epoch ?? ''),
+    );
+    if (reply[0] === 'snapshot') {
+      const state = reply[1] as string | null;
+      return { kind: 'snapshot', room: state ? (JSON.parse(state) as RoomState) : emptyRoom(transactionId, this.newEpoch()) };
+    }
+    const events = reply.slice(3).map((json) => JSON.parse(json as string) as RoomEvent);
+    return { kind: 'events', events, version: Number(reply[2]), epoch: String(reply[1] ?? '') };
+  }
+
+  async close(): Promise<void> {
+    // The client is injected: whoever made it closes it.
+  }
+
+  private toStored(transactionId: string, state: string | null, rev: string | number): Omit<StoredRoom, 'requestDone'> {
+    if (!state) return { room: emptyRoom(transactionId, this.newEpoch()), revision: 0 };
+    return { room: JSON.parse(state) as RoomState, revision: Number(rev) };
+  }
+
+  private requestKey(transactionId: string, request?: RequestKey): string {
+    // Without a request the script still needs a key of the room's slot; it is never read.
+    return request
+      ? this.options.keys.request(transactionId, request.userId, request.requestId)
+      : this.options.keys.request(transactionId, '', '');
+  }
+
+  private async call<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof DomainError) throw error;
+      const reply = error instanceof Error && error.name === 'ReplyError';
+      if (reply && !unavailableReply.test((error as Error).message)) throw error;
+      throw new StoreUnavailableError(error);
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The Lua scripts of the Redis store. Each runs atomically on the server, so one mutation is one round
+ * trip and instances writing the same room never interleave. The rules themselves are not here: the
+ * caller computes the next state with src/domain/rules.ts and the script only checks that the room did
+ * not move on (revision) and that the request is new, then writes, appends, expires and publishes.
+ */
+
+/** KEYS: room, request. ARGV: hasRequest ('1' | '0'). Returns [state|nil, rev|nil, requestDone]. */
+export const loadScript = `
+local room = redis.call('HMGET', KEYS[1], 'state', 'rev')
+local done = 0
+if ARGV[1] == '1' then done = redis.call('EXISTS', KEYS[2]) end
+return {room[1], room[2], done}
+`;
+
+/**
+ * KEYS: room, log, request.
+ * ARGV: baseRev, state ('' = unchanged), version, epoch, ttlSeconds, logLength, channel, batch ('' = none),
+ *       requestTtlSeconds, hasRequest, then one JSON per event (versions version-n+1 .. version).
+ * Returns ['ok', rev] | ['conflict', state|nil, rev] | ['duplicate', state|nil, rev].
+ */
+export const commitScript = `
+local rev = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
+if ARGV[10] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
+  return {'duplicate', redis.call('HGET', KEYS[1], 'state'), rev}
+end
+if rev ~= tonumber(ARGV[1]) then
+  return {'conflict', redis.call('HGET', KEYS[1], 'state'), rev}
+end
+if ARGV[2] ~= '' then
+  rev = rev + 1
+  redis.call('HSET', KEYS[1], 'state', ARGV[2], 'rev', rev, 'version', ARGV[3], 'epoch', ARGV[4])
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+  -- A room that starts over must not meet an older history's log (say, the hash was evicted alone).
+  if rev == 1 then redis.call('DEL', KEYS[2]) end
+  local count = #ARGV - 10
+  if count > 0 then
+    local first = tonumber(ARGV[3]) - count + 1
+    for i = 1, count do
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], (first + i - 1) .. '-0', 'e', ARGV[10 + i])
+    end
+  end
+  redis.call('EXPIRE', KEYS[2], ARGV[5])
+end
+if ARGV[10] == '1' then redis.call('SET', KEYS[3], '1', 'EX', ARGV[9]) end
+if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
+return {'ok', rev}
+`;
+
+/**
+ * KEYS: room, log. ARGV: afterVersion, epoch ('' = any).
+ * Returns ['events', epoch, version, entry...] | ['snapshot', state|nil].
+ */
+export const readSinceScript = `
+local meta = redis.call('HMGET', KEYS[1], 'version', 'epoch')
+local version = tonumber(meta[1] or '0')
+local after = tonumber(ARGV[1])
+if version == 0 and after == 0 then return {'events', '', 0} end
+if after > version or (after > 0 and ARGV[2] ~= '' and ARGV[2] ~= meta[2]) then
+  return {'snapshot', redis.call('HGET', KEYS[1], 'state')}
+end
+if after == version then return {'events', meta[2], version} end
+local entries = redis.call('XRANGE', KEYS[2], (after + 1) .. '-0', '+')
+if #entries == 0 or entries[1][1] ~= (after + 1) .. '-0' then
+  return {'snapshot', redis.call('HGET', KEYS[1], 'state')}
+end
+local out = {'events', meta[2], version}
+for i = 1, #entries do out[#out + 1] = entries[i][2][2] end
+return out
+`;

@@ -1,0 +1,119 @@
+/**
+ * Composition root: config -> store -> services -> GraphQL over HTTP, SSE and graphql-ws on one
+ * /graphql endpoint. buildApp() returns { start, stop } and never touches process signals.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createYoga } from 'graphql-yoga';
+import { createAdapters } from './adapters/index.js';
+import { devAuthenticator } from './auth/identity.js';
+import type { Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import type { GraphQLContext } from './schema/builder.js';
+import { schema } from './schema/index.js';
+import { PresenceTracker } from './services/presence.js';
+import { createRateLimit } from './services/rate-limit.js';
+import { RoomService } from './services/room-service.js';
+import { openRoomStream } from './services/room-stream.js';
+import { attachGraphQLWs } from './transport/graphql-ws.js';
+import { maskError } from './transport/mask-error.js';
+
+export const graphqlPath = '/graphql';
+
+export interface App {
+  /** Listens; resolves to the GraphQL URL (http://host:port/graphql). */
+  start(): Promise<{ url: string; port: number }>;
+  /** Closes sockets, records everyone's presence as gone, releases the store. */
+  stop(): Promise<void>;
+  /** "redis" or "memory". */
+  storeKind: 'redis' | 'memory';
+}
+
+const defaultQuery = `# Try it: these headers (bottom panel) say who you are in development mode.
+mutation Join {
+  joinConflictRoom(transactionId: "tx-1", userName: "Alice") { version participants { userId name online } }
+}
+
+mutation Select {
+  selectField(transactionId: "tx-1", field: "price", value: "45000") { version selections { field value userName } }
+}
+
+query Room {
+  conflictRoom(transactionId: "tx-1") { version epoch status selections { field value userName version } participants { name isReady online } }
+}
+
+subscription Events {
+  conflictRoomEvents(transactionId: "tx-1", afterVersion: 0) { __typename version userId ... on FieldSelected { selection { field value } } }
+}
+`;
+
+export async function buildApp(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<App> {
+  const adapters = await createAdapters(config, logger);
+  const rooms = new RoomService({
+    store: adapters.store,
+    limits: config.limits,
+    instanceId: config.instanceId,
+    rateLimit: createRateLimit(config.rateLimit.perSecond, config.rateLimit.burst),
+  });
+  const presence = new PresenceTracker(rooms);
+  const streamDeps = {
+    store: adapters.store,
+    events: adapters.events,
+    presence,
+    onError: (error: unknown, context: string) => logger.error({ err: error }, context),
+  };
+  const auth = devAuthenticator;
+
+  const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
+    schema,
+    graphqlEndpoint: graphqlPath,
+    landingPage: false,
+    renderGraphiQL,
+    graphiql: {
+      title: 'conflict-rooms',
+      defaultQuery,
+      headers: JSON.stringify({ 'x-user-id': 'alice', 'x-user-name': 'Alice' }, null, 2),
+    },
+    maskedErrors: { maskError },
+    logging: logger,
+    context: (initial): GraphQLContext => {
+      // graphql-ws operations arrive with the socket and connectionParams; HTTP and SSE with a Request.
+      const identity =
+        'socket' in initial
+          ? auth.fromConnectionParams(initial['connectionParams'] as Record<string, unknown> | undefined)
+          : auth.fromHeaders((initial['request'] as Request).headers);
+      return {
+        identity,
+        rooms,
+        presence,
+        limits: config.limits,
+        openStream: (request) => openRoomStream(streamDeps, request),
+      };
+    },
+  });
+
+  const httpServer = createServer(yoga);
+  const closeWs = attachGraphQLWs(httpServer, yoga, graphqlPath);
+
+  return {
+    storeKind: adapters.kind,
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(config.port, config.host, () => resolve());
+      });
+      const { port } = httpServer.address() as AddressInfo;
+      const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+      return { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}${graphqlPath}`, port };
+    },
+    async stop() {
+      await closeWs();
+      httpServer.closeAllConnections();
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      // Closed subscriptions record their presence as gone; give those writes a moment to land.
+      await presence.whenIdle(3000);
+      await adapters.close();
+    },
+  };
+}

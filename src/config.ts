@@ -1,0 +1,134 @@
+/**
+ * The only reader of the environment. loadConfig parses it once into a typed Config and reports every
+ * bad variable at once; it throws ConfigError and never exits (src/main.ts decides that).
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Limits } from './domain/limits.js';
+
+export type AuthMode = 'dev';
+
+export interface Config {
+  /** NODE_ENV; "production" forbids the development identity mode. */
+  nodeEnv: string;
+  /** PORT, default 4000 (0 picks a free port). */
+  port: number;
+  /** HOST, default 127.0.0.1; 0.0.0.0 to serve other machines (docker-compose sets it). */
+  host: string;
+  redis: {
+    /** REDIS_URL; unset: the embedded in-memory store. */
+    url: string | null;
+    /** REDIS_KEY_PREFIX, default "cr:", before every key and channel. */
+    keyPrefix: string;
+    /** STORE_TIMEOUT_MS, default 1500: a store call that takes longer fails with STORE_UNAVAILABLE. */
+    timeoutMs: number;
+  };
+  room: {
+    /** ROOM_TTL_SECONDS, default 604800 (7 days) after the room's last write. */
+    ttlSeconds: number;
+    /** EVENT_LOG_LENGTH, default 1000 events kept per room for resumes. */
+    eventLogLength: number;
+    /** REQUEST_ID_TTL_SECONDS, default 86400: how long a succeeded requestId is remembered. */
+    requestIdTtlSeconds: number;
+  };
+  limits: Limits;
+  rateLimit: {
+    /** RATE_LIMIT_PER_SECOND, default 20 mutations a second per user and instance; 0 turns it off. */
+    perSecond: number;
+    /** RATE_LIMIT_BURST, default 60. */
+    burst: number;
+  };
+  /** AUTH_MODE, default "dev" outside production. */
+  authMode: AuthMode;
+  /** INSTANCE_ID, default random: names this process in presence records. */
+  instanceId: string;
+  /** LOG_LEVEL, default "info". */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const text = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? fallback : v));
+
+const envSchema = z.object({
+  NODE_ENV: text('development'),
+  PORT: int(4000, 0, 65535),
+  HOST: text('127.0.0.1'),
+  REDIS_URL: z
+    .string()
+    .optional()
+    .refine((v) => !v || /^rediss?:\/\//.test(v), 'must start with redis:// or rediss://'),
+  REDIS_KEY_PREFIX: text('cr:').refine((v) => !/[{}\s]/.test(v), 'must not contain braces or spaces'),
+  STORE_TIMEOUT_MS: int(1500, 50, 60_000),
+  ROOM_TTL_SECONDS: int(604_800, 1),
+  EVENT_LOG_LENGTH: int(1000, 1, 1_000_000),
+  REQUEST_ID_TTL_SECONDS: int(86_400, 1),
+  MAX_TRANSACTION_ID_LENGTH: int(128, 1, 1024),
+  MAX_FIELD_LENGTH: int(64, 1, 1024),
+  MAX_VALUE_LENGTH: int(1024, 0, 1_000_000),
+  MAX_USER_NAME_LENGTH: int(64, 1, 1024),
+  MAX_FIELDS_PER_ROOM: int(100, 1, 10_000),
+  MAX_PARTICIPANTS_PER_ROOM: int(16, 2, 10_000),
+  RATE_LIMIT_PER_SECOND: int(20, 0),
+  RATE_LIMIT_BURST: int(60, 1),
+  AUTH_MODE: z.enum(['dev']).optional(),
+  INSTANCE_ID: text(''),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  if (production && e.AUTH_MODE === 'dev') {
+    throw new ConfigError(['AUTH_MODE: "dev" trusts plain user ids from headers and cannot run with NODE_ENV=production']);
+  }
+  if (production) {
+    throw new ConfigError(['NODE_ENV=production needs a real identity mode, and this version has only AUTH_MODE=dev (JWT is planned)']);
+  }
+  return {
+    nodeEnv: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    redis: { url: e.REDIS_URL || null, keyPrefix: e.REDIS_KEY_PREFIX, timeoutMs: e.STORE_TIMEOUT_MS },
+    room: { ttlSeconds: e.ROOM_TTL_SECONDS, eventLogLength: e.EVENT_LOG_LENGTH, requestIdTtlSeconds: e.REQUEST_ID_TTL_SECONDS },
+    limits: {
+      transactionIdMaxLength: e.MAX_TRANSACTION_ID_LENGTH,
+      fieldMaxLength: e.MAX_FIELD_LENGTH,
+      valueMaxLength: e.MAX_VALUE_LENGTH,
+      userNameMaxLength: e.MAX_USER_NAME_LENGTH,
+      maxFields: e.MAX_FIELDS_PER_ROOM,
+      maxParticipants: e.MAX_PARTICIPANTS_PER_ROOM,
+    },
+    rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
+    authMode: e.AUTH_MODE ?? 'dev',
+    instanceId: e.INSTANCE_ID || randomUUID(),
+    logLevel: e.LOG_LEVEL,
+  };
+}

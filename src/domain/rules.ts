@@ -1,0 +1,224 @@
+/**
+ * The room's rules as one pure function: given the room and a command, the next room and the events
+ * that lead there, or a DomainError. Both stores run exactly this; neither re-implements a rule.
+ */
+import { DomainError, ErrorCode } from '../errors.js';
+import type { RoomEvent } from './events.js';
+import type { Limits } from './limits.js';
+import {
+  allReady,
+  compareFieldNames,
+  type Instant,
+  type ParticipantState,
+  type RoomState,
+  participantView,
+  roomView,
+} from './room.js';
+
+export type RoomCommand =
+  | { kind: 'join'; userName: string; /** the caller holds a subscription to this room on this instance */ onlineHere: boolean }
+  | { kind: 'leave' }
+  | { kind: 'select'; field: string; value: string; expectedVersion?: number }
+  | { kind: 'clear'; field: string; expectedVersion?: number }
+  | { kind: 'setReady'; isReady: boolean }
+  /** The caller opened their first event subscription to this room on this instance. */
+  | { kind: 'connect' }
+  /** The caller closed their last event subscription to this room on this instance. */
+  | { kind: 'disconnect' };
+
+export interface DecisionContext {
+  userId: string;
+  now: Instant;
+  instanceId: string;
+  limits: Limits;
+}
+
+export interface Decision {
+  room: RoomState;
+  /** Empty when the command changes nothing a client can see. */
+  events: RoomEvent[];
+  /** False when the room is exactly as it was (nothing to write). */
+  changed: boolean;
+}
+
+export function decide(room: RoomState, command: RoomCommand, ctx: DecisionContext): Decision {
+  switch (command.kind) {
+    case 'join':
+      return join(room, command.userName, command.onlineHere, ctx);
+    case 'leave':
+      return leave(room, ctx);
+    case 'select':
+      return select(room, command.field, command.value, command.expectedVersion, ctx);
+    case 'clear':
+      return clear(room, command.field, command.expectedVersion, ctx);
+    case 'setReady':
+      return setReady(room, command.isReady, ctx);
+    case 'connect':
+    case 'disconnect':
+      return presence(room, command.kind === 'connect', ctx);
+  }
+}
+
+const unchanged = (room: RoomState): Decision => ({ room, events: [], changed: false });
+
+function eventBase(room: RoomState, version: number, ctx: DecisionContext) {
+  return { transactionId: room.transactionId, version, at: ctx.now, userId: ctx.userId };
+}
+
+function findParticipant(room: RoomState, userId: string): ParticipantState | undefined {
+  return room.participants.find((p) => p.userId === userId);
+}
+
+function requireParticipant(room: RoomState, userId: string): ParticipantState {
+  const participant = findParticipant(room, userId);
+  if (!participant) {
+    throw new DomainError(ErrorCode.NotAParticipant, 'Join the room (joinConflictRoom) before changing it.');
+  }
+  return participant;
+}
+
+function requireOpen(room: RoomState): void {
+  if (room.status === 'RESOLVED') {
+    throw new DomainError(ErrorCode.RoomResolved, 'The room is resolved: its selections are final.');
+  }
+}
+
+function checkExpectedVersion(room: RoomState, field: string, expectedVersion: number | undefined): void {
+  if (expectedVersion === undefined) return;
+  const currentVersion = room.selections.find((s) => s.field === field)?.version ?? 0;
+  if (currentVersion !== expectedVersion) {
+    throw new DomainError(
+      ErrorCode.VersionConflict,
+      `The field "${field}" is at version ${currentVersion}, not ${expectedVersion}: reload it and decide again.`,
+      { currentVersion },
+    );
+  }
+}
+
+/** After a change the room may be resolved in the same step: one more event. */
+function resolveIfAllReady(room: RoomState, events: RoomEvent[], ctx: DecisionContext): Decision {
+  if (room.status !== 'OPEN' || !allReady(room.participants)) return { room, events, changed: true };
+  const resolved: RoomState = { ...room, version: room.version + 1, status: 'RESOLVED', resolvedAt: ctx.now };
+  events.push({ type: 'RoomResolved', ...eventBase(room, resolved.version, ctx), room: roomView(resolved) });
+  return { room: resolved, events, changed: true };
+}
+
+function join(room: RoomState, userName: string, onlineHere: boolean, ctx: DecisionContext): Decision {
+  if (findParticipant(room, ctx.userId)) return unchanged(room);
+  if (room.participants.length >= ctx.limits.maxParticipants) {
+    throw new DomainError(
+      ErrorCode.LimitExceeded,
+      `The room already has ${ctx.limits.maxParticipants} participants, the most it may have.`,
+      { limit: ctx.limits.maxParticipants },
+    );
+  }
+  const participant: ParticipantState = {
+    userId: ctx.userId,
+    name: userName,
+    isReady: false,
+    joinedAt: ctx.now,
+    onlineOn: onlineHere ? [ctx.instanceId] : [],
+  };
+  const version = room.version + 1;
+  return {
+    room: { ...room, version, participants: [...room.participants, participant] },
+    events: [{ type: 'ParticipantJoined', ...eventBase(room, version, ctx), participant: participantView(room.transactionId, participant) }],
+    changed: true,
+  };
+}
+
+function leave(room: RoomState, ctx: DecisionContext): Decision {
+  const participant = findParticipant(room, ctx.userId);
+  if (!participant) throw new DomainError(ErrorCode.NotAParticipant, 'You are not in this room.');
+  const version = room.version + 1;
+  const next: RoomState = { ...room, version, participants: room.participants.filter((p) => p !== participant) };
+  const left: RoomEvent = {
+    type: 'ParticipantLeft',
+    ...eventBase(room, version, ctx),
+    participant: participantView(room.transactionId, { ...participant, onlineOn: [] }),
+  };
+  return resolveIfAllReady(next, [left], ctx);
+}
+
+function select(
+  room: RoomState,
+  field: string,
+  value: string,
+  expectedVersion: number | undefined,
+  ctx: DecisionContext,
+): Decision {
+  const participant = requireParticipant(room, ctx.userId);
+  requireOpen(room);
+  checkExpectedVersion(room, field, expectedVersion);
+  const current = room.selections.find((s) => s.field === field);
+  if (current?.value === value) return unchanged(room);
+  if (!current && room.selections.length >= ctx.limits.maxFields) {
+    throw new DomainError(
+      ErrorCode.LimitExceeded,
+      `The room already has ${ctx.limits.maxFields} fields with a selection, the most it may have.`,
+      { limit: ctx.limits.maxFields },
+    );
+  }
+  const version = room.version + 1;
+  const selection = { transactionId: room.transactionId, field, value, userId: ctx.userId, userName: participant.name, selectedAt: ctx.now, version };
+  const selections = [...room.selections.filter((s) => s.field !== field), selection].sort((a, b) =>
+    compareFieldNames(a.field, b.field),
+  );
+  const readinessReset = room.participants.some((p) => p.isReady);
+  const participants = readinessReset ? room.participants.map((p) => ({ ...p, isReady: false })) : room.participants;
+  return {
+    room: { ...room, version, selections, participants },
+    events: [{ type: 'FieldSelected', ...eventBase(room, version, ctx), selection, readinessReset }],
+    changed: true,
+  };
+}
+
+function clear(room: RoomState, field: string, expectedVersion: number | undefined, ctx: DecisionContext): Decision {
+  requireParticipant(room, ctx.userId);
+  requireOpen(room);
+  checkExpectedVersion(room, field, expectedVersion);
+  if (!room.selections.some((s) => s.field === field)) return unchanged(room);
+  const version = room.version + 1;
+  const readinessReset = room.participants.some((p) => p.isReady);
+  const participants = readinessReset ? room.participants.map((p) => ({ ...p, isReady: false })) : room.participants;
+  return {
+    room: { ...room, version, selections: room.selections.filter((s) => s.field !== field), participants },
+    events: [{ type: 'FieldCleared', ...eventBase(room, version, ctx), field, readinessReset }],
+    changed: true,
+  };
+}
+
+function setReady(room: RoomState, isReady: boolean, ctx: DecisionContext): Decision {
+  const participant = requireParticipant(room, ctx.userId);
+  requireOpen(room);
+  if (participant.isReady === isReady) return unchanged(room);
+  const updated = { ...participant, isReady };
+  const version = room.version + 1;
+  const next: RoomState = {
+    ...room,
+    version,
+    participants: room.participants.map((p) => (p === participant ? updated : p)),
+  };
+  const changed: RoomEvent = { type: 'ReadinessChanged', ...eventBase(room, version, ctx), participant: participantView(room.transactionId, updated) };
+  return resolveIfAllReady(next, [changed], ctx);
+}
+
+function presence(room: RoomState, connect: boolean, ctx: DecisionContext): Decision {
+  // Only participants have presence; a watcher's subscription changes nothing.
+  const participant = findParticipant(room, ctx.userId);
+  if (!participant || participant.onlineOn.includes(ctx.instanceId) === connect) return unchanged(room);
+  const onlineOn = connect
+    ? [...participant.onlineOn, ctx.instanceId]
+    : participant.onlineOn.filter((id) => id !== ctx.instanceId);
+  const updated = { ...participant, onlineOn };
+  const participants = room.participants.map((p) => (p === participant ? updated : p));
+  const flipped = (participant.onlineOn.length > 0) !== (onlineOn.length > 0);
+  // Another instance already shows the participant online: the state changes, no event.
+  if (!flipped) return { room: { ...room, participants }, events: [], changed: true };
+  const version = room.version + 1;
+  return {
+    room: { ...room, version, participants },
+    events: [{ type: 'PresenceChanged', ...eventBase(room, version, ctx), participant: participantView(room.transactionId, updated) }],
+    changed: true,
+  };
+}

@@ -1,0 +1,62 @@
+import type { RoomEvent } from '../domain/events.js';
+import type { RoomState } from '../domain/room.js';
+
+/** A room as read from the store. */
+export interface StoredRoom {
+  room: RoomState;
+  /**
+   * Compare-and-set token: grows with every write, including writes that make no event (presence on a
+   * second instance). 0 for a room never written.
+   */
+  revision: number;
+  /** True when the load was asked about a request and that request already succeeded. */
+  requestDone: boolean;
+}
+
+/** Names one retryable request: the same requestId from another user is another request. */
+export interface RequestKey {
+  userId: string;
+  requestId: string;
+}
+
+export interface RoomCommit {
+  transactionId: string;
+  /** The revision the change was computed from; the commit fails with `conflict` when it moved on. */
+  baseRevision: number;
+  /** The room after the change, or null when only the request is to be remembered. */
+  room: RoomState | null;
+  /** The change's events in version order; the last one's version is `room.version`. */
+  events: RoomEvent[];
+  /** Remembered (for the configured time) when the commit succeeds. */
+  request?: RequestKey;
+}
+
+export type CommitResult =
+  | { status: 'committed'; revision: number }
+  /** The room moved on since `baseRevision`: nothing was written; here is the room now. */
+  | { status: 'conflict'; current: StoredRoom }
+  /** The request had already succeeded: nothing was written; here is the room now. */
+  | { status: 'duplicate'; current: StoredRoom };
+
+export type LogRead =
+  /** Every event after the asked version, in order (none when the room is at that version). */
+  | { kind: 'events'; events: RoomEvent[]; version: number; /** '' for a room never written */ epoch: string }
+  /** The log cannot serve the resume (trimmed, another epoch, or a version the room never had). */
+  | { kind: 'snapshot'; room: RoomState };
+
+/**
+ * Where rooms, their event logs and remembered requests live. One commit is one atomic step: the
+ * revision check, the request check, the write, the log append and the publish to every instance's
+ * RoomEvents happen together or not at all. Failures to reach the store throw StoreUnavailableError.
+ */
+export interface RoomStore {
+  /** The room as stored now; a room never written (or expired) comes back empty with a new epoch. */
+  load(transactionId: string, request?: RequestKey): Promise<StoredRoom>;
+  commit(commit: RoomCommit): Promise<CommitResult>;
+  /**
+   * The events after `afterVersion` from the log. `epoch`, when given and `afterVersion > 0`, must be the
+   * room's, otherwise a snapshot comes back; so does a version above the room's or one the log dropped.
+   */
+  readSince(transactionId: string, afterVersion: number, epoch?: string): Promise<LogRead>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,22 @@
+/** The Pothos builder and the GraphQL context type. Defines no types (see the files beside it). */
+import SchemaBuilder from '@pothos/core';
+import type { Identity } from '../auth/identity.js';
+import type { Limits } from '../domain/limits.js';
+import type { PresenceTracker } from '../services/presence.js';
+import type { RoomService } from '../services/room-service.js';
+import type { RoomStreamRequest, openRoomStream } from '../services/room-stream.js';
+
+/** What resolvers may use: the caller and the services, never a store or a transport. */
+export interface GraphQLContext {
+  identity: Identity | null;
+  rooms: RoomService;
+  presence: PresenceTracker;
+  openStream(request: RoomStreamRequest): ReturnType<typeof openRoomStream>;
+  limits: Limits;
+}
+
+export const builder = new SchemaBuilder<{
+  Context: GraphQLContext;
+  DefaultFieldNullability: false;
+  Scalars: { DateTime: { Input: string; Output: string }; ID: { Input: string; Output: string } };
+}>({ defaultFieldNullability: false });

@@ -1,0 +1,129 @@
+/**
+ * Runs commands against rooms: the rules from src/domain/rules.ts on the room as stored, committed
+ * with a compare-and-set. The room last seen by this instance is cached, so a mutation costs one store
+ * round trip when nothing else wrote the room meanwhile; when something did, the commit's reply carries
+ * the room as it is and the command is decided again.
+ */
+import { DomainError, ErrorCode } from '../errors.js';
+import type { Limits } from '../domain/limits.js';
+import { type RoomView, roomView } from '../domain/room.js';
+import { decide, type RoomCommand } from '../domain/rules.js';
+import type { RequestKey, RoomStore, StoredRoom } from '../ports/room-store.js';
+import type { RateLimit } from './rate-limit.js';
+
+export interface RoomServiceOptions {
+  store: RoomStore;
+  limits: Limits;
+  /** Names this process in presence records. */
+  instanceId: string;
+  /** Applied to every user command, not to presence. */
+  rateLimit?: RateLimit;
+  /** Rooms whose last state is cached. Default 10,000. */
+  cacheSize?: number;
+  /** Decisions tried before giving up under contention. Default 25. */
+  maxAttempts?: number;
+  now?: () => Date;
+}
+
+export interface ExecuteOptions {
+  requestId?: string;
+  /** False for what the server does on the user's behalf (presence). Default true. */
+  rateLimited?: boolean;
+}
+
+export class RoomService {
+  private readonly cache = new Map<string, StoredRoom>();
+  /** Commands of one room run one after another on this instance: concurrent ones would only conflict. */
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly options: RoomServiceOptions) {}
+
+  /** The room as stored now (never the cache: this is how clients sync). */
+  async room(transactionId: string): Promise<RoomView> {
+    const stored = await this.options.store.load(transactionId);
+    return roomView(stored.room);
+  }
+
+  /** Runs the user's command; resolves to the room right after it (or as it is, when it changed nothing). */
+  async execute(transactionId: string, userId: string, command: RoomCommand, opts: ExecuteOptions = {}): Promise<RoomView> {
+    if (opts.rateLimited !== false) await this.options.rateLimit?.(userId);
+    const request = opts.requestId ? { userId, requestId: opts.requestId } : undefined;
+    return this.serialized(transactionId, () => this.decideAndCommit(transactionId, userId, command, request));
+  }
+
+  private async decideAndCommit(
+    transactionId: string,
+    userId: string,
+    command: RoomCommand,
+    request: RequestKey | undefined,
+  ): Promise<RoomView> {
+    const { store, limits, instanceId, maxAttempts = 25 } = this.options;
+    let stored = this.cache.get(transactionId);
+    let fresh = false;
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      if (!stored) {
+        stored = await store.load(transactionId, request);
+        fresh = true;
+        this.remember(transactionId, stored);
+      }
+      if (fresh && stored.requestDone) return roomView(stored.room);
+      const now = (this.options.now?.() ?? new Date()).toISOString();
+      let decision;
+      try {
+        decision = decide(stored.room, command, { userId, now, instanceId, limits });
+      } catch (error) {
+        // A refusal must be judged on the room as stored, not on what this instance last saw.
+        if (!fresh && error instanceof DomainError) {
+          stored = undefined;
+          continue;
+        }
+        throw error;
+      }
+      if (!decision.changed && !request) {
+        if (fresh) return roomView(stored.room);
+        stored = undefined;
+        continue;
+      }
+      const result = await store.commit({
+        transactionId,
+        baseRevision: stored.revision,
+        room: decision.changed ? decision.room : null,
+        events: decision.events,
+        ...(request ? { request } : {}),
+      });
+      if (result.status === 'committed') {
+        this.remember(transactionId, { room: decision.room, revision: result.revision, requestDone: false });
+        return roomView(decision.room);
+      }
+      stored = result.current;
+      fresh = true;
+      this.remember(transactionId, stored);
+      if (result.status === 'duplicate') return roomView(stored.room);
+    }
+    throw new DomainError(ErrorCode.StoreUnavailable, 'The room is changing too fast to apply this change; nothing was written. Retry.');
+  }
+
+  private remember(transactionId: string, stored: StoredRoom): void {
+    // Map order is insertion order: delete-then-set keeps the most recently used rooms last.
+    this.cache.delete(transactionId);
+    this.cache.set(transactionId, { ...stored, requestDone: false });
+    if (this.cache.size > (this.options.cacheSize ?? 10_000)) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+  }
+
+  private serialized<T>(transactionId: string, run: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(transactionId) ?? Promise.resolve();
+    const result = previous.then(run, run);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(transactionId, tail);
+    void tail.then(() => {
+      if (this.tails.get(transactionId) === tail) this.tails.delete(transactionId);
+    });
+    return result;
+  }
+}
