@@ -17,7 +17,7 @@ import { createRateLimit } from './services/rate-limit.js';
 import { RoomService } from './services/room-service.js';
 import { openRoomStream } from './services/room-stream.js';
 import { attachGraphQLWs } from './transport/graphql-ws.js';
-import { maskError } from './transport/mask-error.js';
+import { isClientError, maskError } from './transport/mask-error.js';
 
 export const graphqlPath = '/graphql';
 
@@ -76,7 +76,14 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       headers: JSON.stringify({ 'x-user-id': 'alice', 'x-user-name': 'Alice' }, null, 2),
     },
     maskedErrors: { maskError },
-    logging: logger,
+    logging: {
+      debug: (...args: unknown[]) => logger.debug(args),
+      info: (...args: unknown[]) => logger.info(args),
+      warn: (...args: unknown[]) => logger.warn(args),
+      // Yoga logs every error it rewrites; the ones with a code are the client's business.
+      error: (error: unknown, ...rest: unknown[]) =>
+        isClientError(error) ? logger.debug({ err: error }, 'client error') : logger.error({ err: error, rest }, 'GraphQL error'),
+    },
     context: (initial): GraphQLContext => {
       // graphql-ws operations arrive with the socket and connectionParams; HTTP and SSE with a Request.
       const identity =

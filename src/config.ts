@@ -101,17 +101,16 @@ const envSchema = z.object({
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  if (env.NODE_ENV === 'production') {
+    problems.push(
+      env.AUTH_MODE === 'dev'
+        ? 'AUTH_MODE: "dev" trusts plain user ids from headers and cannot run with NODE_ENV=production'
+        : 'NODE_ENV=production needs a real identity mode, and this version has only AUTH_MODE=dev (JWT is planned)',
+    );
   }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
-  const production = e.NODE_ENV === 'production';
-  if (production && e.AUTH_MODE === 'dev') {
-    throw new ConfigError(['AUTH_MODE: "dev" trusts plain user ids from headers and cannot run with NODE_ENV=production']);
-  }
-  if (production) {
-    throw new ConfigError(['NODE_ENV=production needs a real identity mode, and this version has only AUTH_MODE=dev (JWT is planned)']);
-  }
   return {
     nodeEnv: e.NODE_ENV,
     port: e.PORT,

@@ -29,6 +29,12 @@ const transactionIdPattern = /^[A-Za-z0-9_\-.:]+$/;
 const fieldPattern = /^[A-Za-z][A-Za-z0-9_\-.]*$/;
 // C0, DEL and C1 control characters.
 const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/;
+/** Characters as people count them (code points), not UTF-16 units: an emoji is one. */
+const characters = (text: string) => {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+};
 
 export function checkTransactionId(id: string, limits: Limits): string {
   if (id.length < 1 || id.length > limits.transactionIdMaxLength || !transactionIdPattern.test(id)) {
@@ -51,7 +57,7 @@ export function checkField(field: string, limits: Limits): string {
 }
 
 export function checkValue(value: string, limits: Limits): string {
-  if (value.length > limits.valueMaxLength) {
+  if (value.length > limits.valueMaxLength && characters(value) > limits.valueMaxLength) {
     throw badInput(`value must be at most ${limits.valueMaxLength} characters`, 'value');
   }
   return value;
@@ -60,7 +66,7 @@ export function checkValue(value: string, limits: Limits): string {
 /** Returns the trimmed name. */
 export function checkUserName(name: string, limits: Limits, argumentName = 'userName'): string {
   const trimmed = name.trim();
-  if (trimmed.length < 1 || trimmed.length > limits.userNameMaxLength || controlCharacter.test(trimmed)) {
+  if (trimmed.length < 1 || characters(trimmed) > limits.userNameMaxLength || controlCharacter.test(trimmed)) {
     throw badInput(
       `${argumentName} must be 1 to ${limits.userNameMaxLength} characters after trimming, with no control characters`,
       argumentName,

@@ -105,6 +105,8 @@ function resolveIfAllReady(room: RoomState, events: RoomEvent[], ctx: DecisionCo
 
 function join(room: RoomState, userName: string, onlineHere: boolean, ctx: DecisionContext): Decision {
   if (findParticipant(room, ctx.userId)) return unchanged(room);
+  // The participants of a resolved room are the record of who agreed: nobody joins or leaves it.
+  requireOpen(room);
   if (room.participants.length >= ctx.limits.maxParticipants) {
     throw new DomainError(
       ErrorCode.LimitExceeded,
@@ -130,6 +132,7 @@ function join(room: RoomState, userName: string, onlineHere: boolean, ctx: Decis
 function leave(room: RoomState, ctx: DecisionContext): Decision {
   const participant = findParticipant(room, ctx.userId);
   if (!participant) throw new DomainError(ErrorCode.NotAParticipant, 'You are not in this room.');
+  requireOpen(room);
   const version = room.version + 1;
   const next: RoomState = { ...room, version, participants: room.participants.filter((p) => p !== participant) };
   const left: RoomEvent = {

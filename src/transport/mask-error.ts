@@ -16,3 +16,8 @@ export function maskError(error: unknown, message: string): Error {
   // Never reveal internals, whatever NODE_ENV says.
   return yogaMaskError(error, message, false);
 }
+
+/** True for errors meant for the client (they carry a code), which are not worth an error log line. */
+export function isClientError(error: unknown): boolean {
+  return (error instanceof GraphQLError ? error.originalError : error) instanceof DomainError;
+}

@@ -1,0 +1,173 @@
+import { describe, it, expect } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected loadConfig to throw a ConfigError');
+}
+
+describe('loadConfig defaults', () => {
+  it('an empty environment gives the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toEqual({
+      nodeEnv: 'development',
+      port: 4000,
+      host: '127.0.0.1',
+      redis: { url: null, keyPrefix: 'cr:', timeoutMs: 1500 },
+      room: { ttlSeconds: 604_800, eventLogLength: 1000, requestIdTtlSeconds: 86_400 },
+      limits: {
+        transactionIdMaxLength: 128,
+        fieldMaxLength: 64,
+        valueMaxLength: 1024,
+        userNameMaxLength: 64,
+        maxFields: 100,
+        maxParticipants: 16,
+      },
+      rateLimit: { perSecond: 20, burst: 60 },
+      authMode: 'dev',
+      instanceId: expect.any(String),
+      logLevel: 'info',
+    });
+  });
+
+  it('a missing INSTANCE_ID gets a fresh random id each time', () => {
+    const a = loadConfig({}).instanceId;
+    const b = loadConfig({}).instanceId;
+    expect(a.length).toBeGreaterThan(0);
+    expect(b.length).toBeGreaterThan(0);
+    expect(a).not.toBe(b);
+  });
+
+  it('empty variables count as unset', () => {
+    const config = loadConfig({ PORT: '', HOST: '', REDIS_URL: '', REDIS_KEY_PREFIX: '', EVENT_LOG_LENGTH: '  ' });
+    expect(config.port).toBe(4000);
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.redis.url).toBeNull();
+    expect(config.redis.keyPrefix).toBe('cr:');
+    expect(config.room.eventLogLength).toBe(1000);
+  });
+});
+
+describe('loadConfig overrides', () => {
+  it('parses every numeric variable to a number', () => {
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      REDIS_URL: 'redis://localhost:6379/2',
+      REDIS_KEY_PREFIX: 'rooms:',
+      STORE_TIMEOUT_MS: '2500',
+      ROOM_TTL_SECONDS: '3600',
+      EVENT_LOG_LENGTH: '50',
+      REQUEST_ID_TTL_SECONDS: '600',
+      MAX_TRANSACTION_ID_LENGTH: '32',
+      MAX_FIELD_LENGTH: '16',
+      MAX_VALUE_LENGTH: '256',
+      MAX_USER_NAME_LENGTH: '20',
+      MAX_FIELDS_PER_ROOM: '10',
+      MAX_PARTICIPANTS_PER_ROOM: '3',
+      RATE_LIMIT_PER_SECOND: '0',
+      RATE_LIMIT_BURST: '5',
+      AUTH_MODE: 'dev',
+      INSTANCE_ID: 'node-a',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config).toEqual({
+      nodeEnv: 'test',
+      port: 8080,
+      host: '0.0.0.0',
+      redis: { url: 'redis://localhost:6379/2', keyPrefix: 'rooms:', timeoutMs: 2500 },
+      room: { ttlSeconds: 3600, eventLogLength: 50, requestIdTtlSeconds: 600 },
+      limits: {
+        transactionIdMaxLength: 32,
+        fieldMaxLength: 16,
+        valueMaxLength: 256,
+        userNameMaxLength: 20,
+        maxFields: 10,
+        maxParticipants: 3,
+      },
+      rateLimit: { perSecond: 0, burst: 5 },
+      authMode: 'dev',
+      instanceId: 'node-a',
+      logLevel: 'debug',
+    });
+  });
+
+  it('PORT=0 (a free port) is allowed', () => {
+    expect(loadConfig({ PORT: '0' }).port).toBe(0);
+  });
+
+  it('accepts redis:// and rediss:// URLs', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).redis.url).toBe('redis://127.0.0.1:6379');
+    expect(loadConfig({ REDIS_URL: 'rediss://user:pw@cache.example:6380/0' }).redis.url).toBe(
+      'rediss://user:pw@cache.example:6380/0',
+    );
+  });
+});
+
+describe('loadConfig errors', () => {
+  it('reports every bad variable at once in one ConfigError', () => {
+    const error = configError({ PORT: 'abc', EVENT_LOG_LENGTH: '0' });
+    expect(error.problems).toHaveLength(2);
+    expect(error.problems).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^PORT: .*"abc"/), expect.stringMatching(/^EVENT_LOG_LENGTH: .*"0"/)]),
+    );
+    expect(error.message).toContain('PORT');
+    expect(error.message).toContain('EVENT_LOG_LENGTH');
+  });
+
+  it('refuses numbers out of range or not whole', () => {
+    const error = configError({
+      PORT: '70000',
+      STORE_TIMEOUT_MS: '1.5',
+      MAX_PARTICIPANTS_PER_ROOM: '1',
+      RATE_LIMIT_PER_SECOND: '-1',
+      MAX_FIELDS_PER_ROOM: 'many',
+    });
+    expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual(
+      ['MAX_FIELDS_PER_ROOM', 'MAX_PARTICIPANTS_PER_ROOM', 'PORT', 'RATE_LIMIT_PER_SECOND', 'STORE_TIMEOUT_MS'],
+    );
+  });
+
+  it('REDIS_URL must start with redis:// or rediss://', () => {
+    for (const url of ['http://localhost:6379', 'localhost:6379', 'redis:/x', 'REDIS://localhost']) {
+      const error = configError({ REDIS_URL: url });
+      expect(error.problems).toEqual(['REDIS_URL: must start with redis:// or rediss://']);
+    }
+  });
+
+  it('refuses an unknown AUTH_MODE and LOG_LEVEL', () => {
+    const error = configError({ AUTH_MODE: 'none', LOG_LEVEL: 'loud' });
+    expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual(['AUTH_MODE', 'LOG_LEVEL']);
+  });
+
+  it('refuses a key prefix with braces or spaces', () => {
+    expect(configError({ REDIS_KEY_PREFIX: '{cr}' }).problems).toEqual([expect.stringMatching(/^REDIS_KEY_PREFIX: /)]);
+    expect(configError({ REDIS_KEY_PREFIX: 'c r' }).problems).toEqual([expect.stringMatching(/^REDIS_KEY_PREFIX: /)]);
+  });
+
+  it('refuses NODE_ENV=production without an identity mode', () => {
+    const error = configError({ NODE_ENV: 'production' });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/NODE_ENV=production/);
+  });
+
+  it('refuses NODE_ENV=production with AUTH_MODE=dev', () => {
+    const error = configError({ NODE_ENV: 'production', AUTH_MODE: 'dev' });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/^AUTH_MODE: /);
+    expect(error.problems[0]).toMatch(/NODE_ENV=production/);
+  });
+
+  it('reports the production refusal together with every other bad variable', () => {
+    const error = configError({ NODE_ENV: 'production', PORT: 'abc' });
+    expect(error.problems).toHaveLength(2);
+    expect(error.problems.join('\n')).toMatch(/PORT/);
+    expect(error.problems.join('\n')).toMatch(/NODE_ENV=production/);
+  });
+});

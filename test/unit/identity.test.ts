@@ -1,0 +1,107 @@
+import { describe, it, expect } from 'vitest';
+import { devAuthenticator, requireAccess, requireIdentity, type Identity } from '../../src/auth/identity.js';
+import { DomainError } from '../../src/errors.js';
+
+function domainError(fn: () => unknown): DomainError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(DomainError);
+    return error as DomainError;
+  }
+  throw new Error('expected a DomainError, nothing was thrown');
+}
+
+describe('devAuthenticator.fromHeaders', () => {
+  it('reads the user id alone', () => {
+    expect(devAuthenticator.fromHeaders(new Headers({ 'x-user-id': 'u1' }))).toEqual({ userId: 'u1' });
+  });
+
+  it('reads the optional name and the transactions list', () => {
+    const identity = devAuthenticator.fromHeaders(
+      new Headers({ 'x-user-id': 'buyer-7', 'x-user-name': 'Alice', 'x-user-transactions': 'tx-1, tx-2,tx-3' }),
+    );
+    expect(identity).toEqual({ userId: 'buyer-7', name: 'Alice', transactions: ['tx-1', 'tx-2', 'tx-3'] });
+  });
+
+  it('returns null when the user id is missing or empty', () => {
+    expect(devAuthenticator.fromHeaders(new Headers())).toBeNull();
+    expect(devAuthenticator.fromHeaders(new Headers({ 'x-user-name': 'Alice' }))).toBeNull();
+    expect(devAuthenticator.fromHeaders(new Headers({ 'x-user-id': '' }))).toBeNull();
+  });
+
+  it('returns null for a user id longer than 128 characters', () => {
+    expect(devAuthenticator.fromHeaders(new Headers({ 'x-user-id': 'u'.repeat(129) }))).toBeNull();
+    expect(devAuthenticator.fromHeaders(new Headers({ 'x-user-id': 'u'.repeat(128) }))).toEqual({ userId: 'u'.repeat(128) });
+  });
+
+  it('leaves out a blank name and an empty transactions list', () => {
+    expect(
+      devAuthenticator.fromHeaders(new Headers({ 'x-user-id': 'u1', 'x-user-name': '   ', 'x-user-transactions': '' })),
+    ).toEqual({ userId: 'u1' });
+  });
+});
+
+describe('devAuthenticator.fromConnectionParams', () => {
+  it('reads userId, userName and a transactions array', () => {
+    expect(devAuthenticator.fromConnectionParams({ userId: 'u1', userName: 'Alice', transactions: ['tx-1', 'tx-2'] })).toEqual({
+      userId: 'u1',
+      name: 'Alice',
+      transactions: ['tx-1', 'tx-2'],
+    });
+  });
+
+  it('reads a comma-separated transactions string', () => {
+    expect(devAuthenticator.fromConnectionParams({ userId: 'u1', transactions: 'tx-1, tx-2' })).toEqual({
+      userId: 'u1',
+      transactions: ['tx-1', 'tx-2'],
+    });
+  });
+
+  it('the name is optional', () => {
+    expect(devAuthenticator.fromConnectionParams({ userId: 'u1' })).toEqual({ userId: 'u1' });
+    expect(devAuthenticator.fromConnectionParams({ userId: 'u1', userName: '' })).toEqual({ userId: 'u1' });
+    expect(devAuthenticator.fromConnectionParams({ userId: 'u1', userName: 42 })).toEqual({ userId: 'u1' });
+  });
+
+  it('returns null when the user id is missing, empty or not a string', () => {
+    expect(devAuthenticator.fromConnectionParams(undefined)).toBeNull();
+    expect(devAuthenticator.fromConnectionParams({})).toBeNull();
+    expect(devAuthenticator.fromConnectionParams({ userName: 'Alice' })).toBeNull();
+    expect(devAuthenticator.fromConnectionParams({ userId: '' })).toBeNull();
+    expect(devAuthenticator.fromConnectionParams({ userId: 42 })).toBeNull();
+    expect(devAuthenticator.fromConnectionParams({ userId: null })).toBeNull();
+    expect(devAuthenticator.fromConnectionParams({ userId: 'u\n1' })).toBeNull();
+  });
+});
+
+describe('requireIdentity', () => {
+  it('returns the identity', () => {
+    const identity: Identity = { userId: 'u1', name: 'Alice' };
+    expect(requireIdentity(identity)).toBe(identity);
+  });
+
+  it('fails with UNAUTHENTICATED without one', () => {
+    const error = domainError(() => requireIdentity(null));
+    expect(error.code).toBe('UNAUTHENTICATED');
+    expect(error.message.length).toBeGreaterThan(0);
+  });
+});
+
+describe('requireAccess', () => {
+  it('grants every transaction when no list is given', () => {
+    expect(() => requireAccess({ userId: 'u1' }, 'tx-1')).not.toThrow();
+    expect(() => requireAccess({ userId: 'u1' }, 'anything')).not.toThrow();
+  });
+
+  it('grants a transaction on the list', () => {
+    expect(() => requireAccess({ userId: 'u1', transactions: ['tx-1', 'tx-2'] }, 'tx-2')).not.toThrow();
+  });
+
+  it('fails with FORBIDDEN when the list excludes the transaction', () => {
+    const error = domainError(() => requireAccess({ userId: 'u1', transactions: ['tx-1'] }, 'tx-9'));
+    expect(error.code).toBe('FORBIDDEN');
+    expect(error.message).toContain('tx-9');
+    expect(domainError(() => requireAccess({ userId: 'u1', transactions: [] }, 'tx-1')).code).toBe('FORBIDDEN');
+  });
+});
