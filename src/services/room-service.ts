@@ -20,7 +20,7 @@ export interface RoomServiceOptions {
   rateLimit?: RateLimit;
   /** Rooms whose last state is cached. Default 10,000. */
   cacheSize?: number;
-  /** Decisions tried before giving up under contention. Default 25. */
+  /** Decisions tried before giving up under contention. Default 50. */
   maxAttempts?: number;
   now?: () => Date;
 }
@@ -57,7 +57,7 @@ export class RoomService {
     command: RoomCommand,
     request: RequestKey | undefined,
   ): Promise<RoomView> {
-    const { store, limits, instanceId, maxAttempts = 25 } = this.options;
+    const { store, limits, instanceId, maxAttempts = 50 } = this.options;
     let stored = this.cache.get(transactionId);
     let fresh = false;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
@@ -99,6 +99,8 @@ export class RoomService {
       fresh = true;
       this.remember(transactionId, stored);
       if (result.status === 'duplicate') return roomView(stored.room);
+      // Another instance keeps winning the race for this room: step aside for a random moment.
+      if (attempt >= 2) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 50)));
     }
     throw new DomainError(ErrorCode.StoreUnavailable, 'The room is changing too fast to apply this change; nothing was written. Retry.');
   }
