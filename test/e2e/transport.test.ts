@@ -84,6 +84,19 @@ describe('transports', () => {
     await client.dispose();
   });
 
+  it('a user who subscribed before joining joins online', async () => {
+    const tx = 'ws-early-1';
+    const client = wsClient(server.wsUrl, alice);
+    const sub = new Subscription<EventsResult>(client, EVENTS, { tx, after: 0 });
+    // Bob's join reaching Alice's stream shows that her subscription is registered (watchers get no presence event).
+    await mutate(server.url, { userId: 'bob' }, JOIN, { tx });
+    expect((await sub.take(1))[0]!.conflictRoomEvents).toMatchObject({ __typename: 'ParticipantJoined', version: 1, participant: { userId: 'bob' } });
+    const joined = await client.iterate({ query: JOIN, variables: { tx } }).next();
+    expect(joined.value).toMatchObject({ data: { joinConflictRoom: { version: 2, participants: [{ userId: 'bob' }, { userId: 'alice', online: true }] } } });
+    expect((await sub.take(1))[0]!.conflictRoomEvents).toMatchObject({ __typename: 'ParticipantJoined', version: 2, participant: { userId: 'alice', online: true } });
+    await client.dispose();
+  });
+
   it('serves GraphiQL from the server itself, with no CDN', async () => {
     const response = await fetch(server.url, { headers: { accept: 'text/html' } });
     expect(response.status).toBe(200);
