@@ -106,7 +106,7 @@ export class MemoryRoomStore implements RoomStore {
       return { kind: 'events', events: [], version: 0, epoch: '' };
     }
     const { room, log } = entry;
-    const otherHistory = epoch !== undefined && afterVersion > 0 && epoch !== room.epoch;
+    const otherHistory = !!epoch && afterVersion > 0 && epoch !== room.epoch;
     if (otherHistory || afterVersion > room.version) return { kind: 'snapshot', room };
     if (afterVersion === room.version) return { kind: 'events', events: [], version: room.version, epoch: room.epoch };
     const first = log[0]?.version ?? Infinity;

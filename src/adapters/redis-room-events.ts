@@ -24,14 +24,18 @@ export interface RedisEventsOptions {
 export class RedisRoomEvents implements RoomEvents {
   private readonly pubsub: RedisPubSub;
   private readonly listeners = new Set<RoomEventsListener>();
-  private connectedBefore = false;
+  /** Set when the subscriber connection closes, whether or not it had been ready when we started. */
+  private lost = false;
 
   constructor(private readonly options: RedisEventsOptions) {
     this.pubsub = new RedisPubSub({ publisher: options.publisher, subscriber: options.subscriber });
     // After a lost connection, batches published meanwhile never arrive: every listener checks its log.
+    options.subscriber.on('close', () => {
+      this.lost = true;
+    });
     options.subscriber.on('ready', () => {
-      if (this.connectedBefore) for (const listener of this.listeners) listener.onResync?.();
-      this.connectedBefore = true;
+      if (this.lost) for (const listener of this.listeners) listener.onResync?.();
+      this.lost = false;
     });
   }
 
