@@ -5,7 +5,7 @@ import { redisKeys } from '../../src/adapters/redis-keys.js';
 import { RedisRoomEvents } from '../../src/adapters/redis-room-events.js';
 import { RedisRoomStore } from '../../src/adapters/redis-room-store.js';
 import { StoreUnavailableError } from '../../src/errors.js';
-import { type RedisProcess, startRedisServer } from '../utils/redis-server.js';
+import { deleteUnder, keysUnder, type RedisProcess, startRedisServer } from '../utils/redis-server.js';
 import { BatchCollector, RoomDriver, contractStoreOptions, roomStoreContract } from './room-store.contract.js';
 
 const redisUrl = inject('redisUrl');
@@ -40,25 +40,6 @@ async function ready(connection: Redis): Promise<void> {
   });
 }
 
-async function deleteUnder(client: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await client.del(...keys);
-  } while (cursor !== '0');
-}
-
-async function keysUnder(client: Redis, prefix: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
-  return found.sort();
-}
 
 /** Clients built as src/adapters/index.ts builds them; a key prefix of the test's own. */
 async function harness(options: Options = {}): Promise<Harness> {

@@ -1,16 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { devAuthenticator, requireAccess, requireIdentity, type Identity } from '../../src/auth/identity.js';
-import { DomainError } from '../../src/errors.js';
-
-function domainError(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DomainError);
-    return error as DomainError;
-  }
-  throw new Error('expected a DomainError, nothing was thrown');
-}
+import { thrownDomainError as domainError } from '../utils/errors.js';
 
 describe('devAuthenticator.fromHeaders', () => {
   it('reads the user id alone', () => {

@@ -13,6 +13,7 @@ import {
   type Limits,
 } from '../../src/domain/limits.js';
 import { DomainError } from '../../src/errors.js';
+import { thrownDomainError as thrown } from '../utils/errors.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers: rooms are built by applying commands with `decide`, at a fixed instant (T0) on instance "i1".
@@ -67,16 +68,6 @@ function view(userId: string, name: string, extra: { isReady?: boolean; online?:
 
 function selection(field: string, value: string, userId: string, userName: string, version: number, selectedAt = T0): Selection {
   return { transactionId: TX, field, value, userId, userName, selectedAt, version };
-}
-
-function thrown(fn: () => unknown): DomainError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(DomainError);
-    return error as DomainError;
-  }
-  throw new Error('expected a DomainError, nothing was thrown');
 }
 
 function expectDomainError(fn: () => unknown, code: string, details?: Record<string, unknown>): DomainError {

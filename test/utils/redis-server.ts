@@ -74,3 +74,21 @@ export async function startRedisServer(): Promise<RedisProcess> {
   await launch();
   return { url, port, stop, restart: launch };
 }
+
+/** Every key under `prefix` (SCAN, never KEYS), sorted. */
+export async function keysUnder(client: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found.sort();
+}
+
+/** Deletes the keys under `prefix`, and only those. */
+export async function deleteUnder(client: Redis, prefix: string): Promise<void> {
+  const keys = await keysUnder(client, prefix);
+  for (let i = 0; i < keys.length; i += 500) await client.del(...keys.slice(i, i + 500));
+}

@@ -1,8 +1,10 @@
 /** Starts the real server (buildApp, real HTTP and WebSocket) on a free port, with a key prefix of its own. */
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { type App, buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { deleteUnder } from './redis-server.js';
 
 export interface TestServer {
   app: App;
@@ -39,15 +41,9 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
 
 /** Deletes the keys under `prefix` (and only those) from the Redis at `url`. */
 export async function deletePrefix(url: string, prefix: string): Promise<void> {
-  const { Redis } = await import('ioredis');
   const client = new Redis(url);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await client.del(...keys);
-    } while (cursor !== '0');
+    await deleteUnder(client, prefix);
   } finally {
     client.disconnect();
   }
