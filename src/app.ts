@@ -101,7 +101,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
   });
 
   const httpServer = createServer(yoga);
-  const closeWs = attachGraphQLWs(httpServer, yoga, graphqlPath);
+  const closeWs = attachGraphQLWs(httpServer, yoga, graphqlPath, maskError);
 
   return {
     storeKind: adapters.kind,

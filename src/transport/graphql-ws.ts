@@ -1,17 +1,46 @@
 /**
  * graphql-ws on the HTTP server's /graphql path (subprotocol graphql-transport-ws). Every operation goes
- * through yoga.getEnveloped, so WebSocket operations share HTTP's plugins, context and error masking.
+ * through yoga.getEnveloped, so WebSocket operations share HTTP's plugins, context and parse/validate
+ * caches. Subscriptions run through sharedSubscribe: one execution and one JSON per event and document,
+ * spliced into each socket's message (see SharedResult).
  */
 import type { Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
-import { GraphQLError } from 'graphql';
+import { type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
+import { type MaskErrors, SharedResult, sharedSubscribe } from './shared-subscribe.js';
 
 interface EnvelopedRoot {
   execute(args: ExecutionArgs): unknown;
-  subscribe(args: ExecutionArgs): unknown;
+}
+
+/** Stands for a SharedResult's JSON in graphql-ws's message until the socket's send splices it in. */
+class RawPayload {
+  constructor(readonly json: string) {}
+}
+const placeholder = '\u0000';
+const placeholderJson = JSON.stringify(placeholder);
+// graphql-ws stringifies a message and hands it to the socket in one synchronous step, so one slot
+// carries the JSON from the replacer to the send that follows it.
+let pendingPayload: string | undefined;
+
+function replacer(key: string, value: unknown): unknown {
+  if (key === '') pendingPayload = undefined;
+  if (key === 'payload' && value instanceof RawPayload) {
+    pendingPayload = value.json;
+    return placeholder;
+  }
+  return value;
+}
+
+function splice(data: string): string {
+  const json = pendingPayload;
+  if (json === undefined) return data;
+  pendingPayload = undefined;
+  // The payload is the message's last member; an id could hold the placeholder too, never after it.
+  const at = data.lastIndexOf(placeholderJson);
+  return at < 0 ? data : data.slice(0, at) + json + data.slice(at + placeholderJson.length);
 }
 
 /** Returns a function that closes every socket and the WebSocket server. */
@@ -20,14 +49,27 @@ export function attachGraphQLWs(
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   yoga: YogaServerInstance<any, any>,
   path: string,
+  maskError: (error: unknown, message: string) => Error,
 ): () => Promise<void> {
   const wsServer = new WebSocketServer({ server: httpServer, path });
+  // Registered before graphql-ws's own handler: every message of the socket passes through splice.
+  wsServer.on('connection', (socket) => {
+    const send = socket.send.bind(socket);
+    socket.send = ((data: unknown, ...rest: unknown[]) =>
+      (send as (...a: unknown[]) => void)(typeof data === 'string' ? splice(data) : data, ...rest)) as typeof socket.send;
+  });
+  const maskErrors: MaskErrors = (result: ExecutionResult) =>
+    result.errors ? { ...result, errors: result.errors.map((e) => maskError(e, 'Unexpected error.') as GraphQLError) } : result;
+
   const server = useServer(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+      subscribe: (args) => sharedSubscribe({ ...args, rootValue: undefined }, maskErrors) as never,
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        (result as unknown) instanceof SharedResult ? (new RawPayload((result as unknown as SharedResult).json) as never) : undefined,
+      jsonMessageReplacer: replacer,
       onSubscribe: async (ctx, _id, payload) => {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        const { schema, execute, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
@@ -48,7 +90,7 @@ export function attachGraphQLWs(
           document,
           variableValues: payload.variables ?? null,
           contextValue: await contextFactory(),
-          rootValue: { execute, subscribe } satisfies EnvelopedRoot,
+          rootValue: { execute } satisfies EnvelopedRoot,
         };
         return args;
       },

@@ -1,0 +1,111 @@
+/**
+ * Subscriptions that cost one execution per event, not one per subscriber.
+ *
+ * graphql-js executes a subscription's selection set for every subscriber on every event. Every local
+ * subscriber of a room receives the same event object (the batch is parsed once per instance), so the
+ * result of one selection set on one event is the same for all of them: it is computed once, serialized
+ * once, and handed to each socket as ready JSON. Keys are the event object, the document, the operation
+ * and the values of the variables used below the root field (the root field's own arguments, such as
+ * afterVersion, only choose which events arrive). The event types' resolvers read nothing of the
+ * context, which is what makes this sound; a resolver that does must not be added below the root field.
+ */
+import {
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FragmentDefinitionNode,
+  GraphQLError,
+  Kind,
+  type OperationDefinitionNode,
+  createSourceEventStream,
+  execute,
+  visit,
+} from 'graphql';
+
+/** A result whose JSON is computed once and shared by every socket that sends it. */
+export class SharedResult {
+  private serialized: string | undefined;
+  constructor(readonly result: ExecutionResult) {}
+  get json(): string {
+    return (this.serialized ??= JSON.stringify(this.result));
+  }
+}
+
+export type MaskErrors = (result: ExecutionResult) => ExecutionResult;
+
+const documentIds = new WeakMap<DocumentNode, { id: number; inner: Map<string | null, string[]> }>();
+let nextDocumentId = 0;
+
+/** Names of the variables used below the root fields of the operation (in fragments too). */
+function innerVariables(document: DocumentNode, operationName: string | null | undefined): string[] {
+  const operation = document.definitions.find(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName),
+  );
+  const names = new Set<string>();
+  const collect = (node: Parameters<typeof visit>[0]) =>
+    visit(node, {
+      Variable: (v) => {
+        names.add(v.name.value);
+      },
+    });
+  for (const selection of operation?.selectionSet.selections ?? []) {
+    if (selection.kind === Kind.FIELD && selection.selectionSet) collect(selection.selectionSet);
+  }
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) collect(d as FragmentDefinitionNode);
+  return [...names].sort();
+}
+
+function resultKey(args: ExecutionArgs): string {
+  let entry = documentIds.get(args.document);
+  if (!entry) documentIds.set(args.document, (entry = { id: nextDocumentId++, inner: new Map() }));
+  const operationName = args.operationName ?? null;
+  let names = entry.inner.get(operationName);
+  if (!names) entry.inner.set(operationName, (names = innerVariables(args.document, operationName)));
+  const values = names.length === 0 ? '' : JSON.stringify(names.map((n) => args.variableValues?.[n] ?? null));
+  return `${entry.id}\u0000${operationName ?? ''}\u0000${values}`;
+}
+
+const resultsByEvent = new WeakMap<object, Map<string, SharedResult>>();
+
+function sharedResult(event: unknown, args: ExecutionArgs, maskErrors: MaskErrors): SharedResult {
+  const run = () => new SharedResult(maskErrors(execute({ ...args, rootValue: event }) as ExecutionResult));
+  if (typeof event !== 'object' || event === null) return run();
+  let byKey = resultsByEvent.get(event);
+  if (!byKey) resultsByEvent.set(event, (byKey = new Map()));
+  const key = resultKey(args);
+  let result = byKey.get(key);
+  if (!result) byKey.set(key, (result = run()));
+  return result;
+}
+
+/**
+ * graphql's subscribe, with each event's result shared (see above). The root field's `subscribe`
+ * (authorization, arguments) runs as usual; its errors come back as an ExecutionResult.
+ */
+export async function sharedSubscribe(
+  args: ExecutionArgs,
+  maskErrors: MaskErrors,
+): Promise<AsyncIterableIterator<SharedResult> | ExecutionResult> {
+  const source = await createSourceEventStream(args);
+  if (!(Symbol.asyncIterator in source)) return maskErrors(source as ExecutionResult);
+  const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  // Not an async generator: return() must reach the source at once, even while next() waits for an event.
+  const mapped: AsyncIterableIterator<SharedResult> & { return(): Promise<IteratorResult<SharedResult>> } = {
+    [Symbol.asyncIterator]() {
+      return mapped;
+    },
+    async next() {
+      const step = await iterator.next();
+      return step.done ? { done: true, value: undefined } : { done: false, value: sharedResult(step.value, args, maskErrors) };
+    },
+    async return() {
+      await iterator.return?.();
+      return { done: true, value: undefined };
+    },
+    async throw(error: unknown) {
+      await iterator.return?.();
+      throw error instanceof Error ? error : new GraphQLError(String(error));
+    },
+  };
+  return mapped;
+}

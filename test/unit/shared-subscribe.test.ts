@@ -1,0 +1,72 @@
+/** One execution and one JSON per event and document, however many subscribers share them. */
+import { Repeater } from '@repeaterjs/repeater';
+import { type ExecutionResult, parse } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import type { RoomEvent } from '../../src/domain/events.js';
+import { defaultLimits } from '../../src/domain/limits.js';
+import type { GraphQLContext } from '../../src/schema/builder.js';
+import { schema } from '../../src/schema/index.js';
+import { SharedResult, sharedSubscribe } from '../../src/transport/shared-subscribe.js';
+
+const event: RoomEvent = {
+  type: 'FieldSelected',
+  transactionId: 'tx',
+  version: 3,
+  at: '2026-11-26T10:00:00.000Z',
+  userId: 'alice',
+  readinessReset: false,
+  selection: { transactionId: 'tx', field: 'price', value: '45000', userId: 'alice', userName: 'Alice', selectedAt: '2026-11-26T10:00:00.000Z', version: 3 },
+};
+
+/** A context whose every stream yields the given events (the same objects for every subscriber). */
+function context(events: RoomEvent[]): GraphQLContext {
+  return {
+    identity: { userId: 'watcher' },
+    limits: defaultLimits,
+    rooms: undefined as never,
+    presence: undefined as never,
+    openStream: () => new Repeater<RoomEvent>(async (push, stop) => {
+      for (const e of events) await push(e);
+      await stop;
+    }) as never,
+  };
+}
+
+const document = parse(`subscription($tx: ID!, $after: Int, $field: String!) {
+  conflictRoomEvents(transactionId: $tx, afterVersion: $after) { version ... on FieldSelected { selection { field value } } ...R }
+}
+fragment R on ConflictRoomEvent { userId ... on RoomSnapshot { room { selection(field: $field) { value } } } }`);
+const identity = (result: ExecutionResult) => result;
+
+async function first(variables: Record<string, unknown>, ctx: GraphQLContext) {
+  const stream = (await sharedSubscribe({ schema, document, variableValues: variables, contextValue: ctx }, identity)) as AsyncIterableIterator<SharedResult>;
+  const { value } = await stream.next();
+  await stream.return?.();
+  return value as SharedResult;
+}
+
+describe('sharedSubscribe', () => {
+  it('gives every subscriber of the same event and document the same result and JSON', async () => {
+    const ctx = context([event]);
+    const a = await first({ tx: 'tx', after: 1, field: 'price' }, ctx);
+    const b = await first({ tx: 'tx', after: 2, field: 'price' }, ctx); // another afterVersion: same result
+    expect(a).toBeInstanceOf(SharedResult);
+    expect(b).toBe(a);
+    expect(a.json).toBe('{"data":{"conflictRoomEvents":{"version":3,"selection":{"field":"price","value":"45000"},"userId":"alice"}}}');
+  });
+
+  it('keeps results apart when a variable used below the root field differs, or the event does', async () => {
+    const ctx = context([event]);
+    const a = await first({ tx: 'tx', after: 1, field: 'price' }, ctx);
+    const c = await first({ tx: 'tx', after: 1, field: 'condition' }, ctx);
+    expect(c).not.toBe(a);
+    const other = await first({ tx: 'tx', after: 1, field: 'price' }, context([{ ...event }]));
+    expect(other).not.toBe(a);
+    expect(other.json).toBe(a.json);
+  });
+
+  it('returns the root field errors as a result, with nothing to share', async () => {
+    const result = await sharedSubscribe({ schema, document, variableValues: { tx: 'bad id', field: 'x' }, contextValue: context([]) }, identity);
+    expect((result as ExecutionResult).errors?.[0]?.message).toMatch(/transactionId must be/);
+  });
+});
