@@ -16,7 +16,8 @@ USER node
 
 # HOST must be 0.0.0.0 inside a container (the default 127.0.0.1 is unreachable from outside).
 # Do not set NODE_ENV=production: this version's config refuses it (only the dev identity mode exists).
-ENV HOST=0.0.0.0 PORT=4000
+# The only identity mode of this version trusts x-user-id: this image is for development, and says so.
+ENV HOST=0.0.0.0 PORT=4000 DEV_AUTH_ON_NETWORK=true
 EXPOSE 4000
 
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \

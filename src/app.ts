@@ -17,7 +17,7 @@ import { createRateLimit } from './services/rate-limit.js';
 import { RoomService } from './services/room-service.js';
 import { openRoomStream } from './services/room-stream.js';
 import { attachGraphQLWs } from './transport/graphql-ws.js';
-import { isClientError, maskError } from './transport/mask-error.js';
+import { isClientError, maskError, useContractErrorCodes } from './transport/mask-error.js';
 
 export const graphqlPath = '/graphql';
 
@@ -50,19 +50,11 @@ subscription Events {
 
 export async function buildApp(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<App> {
   const adapters = await createAdapters(config, logger);
-  const rooms = new RoomService({
-    store: adapters.store,
-    limits: config.limits,
-    instanceId: config.instanceId,
-    rateLimit: createRateLimit(config.rateLimit.perSecond, config.rateLimit.burst),
-  });
-  const presence = new PresenceTracker(rooms);
-  const streamDeps = {
-    store: adapters.store,
-    events: adapters.events,
-    presence,
-    onError: (error: unknown, context: string) => logger.error({ err: error }, context),
-  };
+  const rateLimit = createRateLimit(config.rateLimit.perSecond, config.rateLimit.burst);
+  const rooms = new RoomService({ store: adapters.store, limits: config.limits, instanceId: config.instanceId, rateLimit });
+  const onError = (error: unknown, context: string) => logger.error({ err: error }, context);
+  const presence = new PresenceTracker(rooms, { onError });
+  const streamDeps = { store: adapters.store, events: adapters.events, presence, onError };
   const auth = devAuthenticator;
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
@@ -76,6 +68,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       headers: JSON.stringify({ 'x-user-id': 'alice', 'x-user-name': 'Alice' }, null, 2),
     },
     maskedErrors: { maskError },
+    plugins: [useContractErrorCodes()],
     logging: {
       debug: (...args: unknown[]) => logger.debug(args),
       info: (...args: unknown[]) => logger.info(args),
@@ -95,6 +88,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
         rooms,
         presence,
         limits: config.limits,
+        rateLimit,
         openStream: (request) => openRoomStream(streamDeps, request),
       };
     },

@@ -40,6 +40,8 @@ export interface Config {
   };
   /** AUTH_MODE, default "dev" outside production. */
   authMode: AuthMode;
+  /** DEV_AUTH_ON_NETWORK=true: let dev identities be served on a HOST other than loopback. */
+  devAuthOnNetwork: boolean;
   /** INSTANCE_ID, default random: names this process in presence records. */
   instanceId: string;
   /** LOG_LEVEL, default "info". */
@@ -95,9 +97,12 @@ const envSchema = z.object({
   RATE_LIMIT_PER_SECOND: int(20, 0),
   RATE_LIMIT_BURST: int(60, 1),
   AUTH_MODE: z.enum(['dev']).optional(),
+  DEV_AUTH_ON_NETWORK: z.enum(['true', 'false', '']).optional(),
   INSTANCE_ID: text(''),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
+
+const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = envSchema.safeParse(env);
@@ -107,6 +112,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       env.AUTH_MODE === 'dev'
         ? 'AUTH_MODE: "dev" trusts plain user ids from headers and cannot run with NODE_ENV=production'
         : 'NODE_ENV=production needs a real identity mode, and this version has only AUTH_MODE=dev (JWT is planned)',
+    );
+  }
+  if (parsed.success && (parsed.data.AUTH_MODE ?? 'dev') === 'dev' && !loopback.has(parsed.data.HOST) && parsed.data.DEV_AUTH_ON_NETWORK !== 'true') {
+    problems.push(
+      `HOST: ${parsed.data.HOST} serves other machines, and AUTH_MODE=dev believes whatever user id a caller sends; set DEV_AUTH_ON_NETWORK=true if that is what you want (a development container, say)`,
     );
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
@@ -127,6 +137,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     authMode: e.AUTH_MODE ?? 'dev',
+    devAuthOnNetwork: e.DEV_AUTH_ON_NETWORK === 'true',
     instanceId: e.INSTANCE_ID || randomUUID(),
     logLevel: e.LOG_LEVEL,
   };

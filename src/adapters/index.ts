@@ -53,7 +53,7 @@ export async function createAdapters(config: Config, logger: Logger): Promise<Ad
   await Promise.race([once(client, 'ready'), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
   if (client.status !== 'ready') logger.warn('Redis is not answering yet; operations fail with STORE_UNAVAILABLE until it does');
   const keys = redisKeys(config.redis.keyPrefix);
-  const store = new RedisRoomStore({ client, keys, ...room });
+  const store = new RedisRoomStore({ client, keys, ...room, timeoutMs: config.redis.timeoutMs });
   const events = new RedisRoomEvents({ publisher: client, subscriber, keys, subscribeTimeoutMs: config.redis.timeoutMs });
   return {
     store,

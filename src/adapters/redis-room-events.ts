@@ -28,14 +28,33 @@ export class RedisRoomEvents implements RoomEvents {
   private lost = false;
 
   constructor(private readonly options: RedisEventsOptions) {
+    // RedisPubSub sends UNSUBSCRIBE and drops the reply: on a closed connection that rejection would go
+    // unhandled. The channel is re-subscribed or released with the connection anyway.
+    const subscriber = options.subscriber as unknown as Record<'unsubscribe' | 'punsubscribe', (...args: unknown[]) => unknown>;
+    for (const name of ['unsubscribe', 'punsubscribe'] as const) {
+      const original = subscriber[name]!.bind(options.subscriber);
+      subscriber[name] = (...args: unknown[]) => {
+        const reply = original(...args);
+        if (reply instanceof Promise) reply.catch(() => undefined);
+        return reply;
+      };
+    }
     this.pubsub = new RedisPubSub({ publisher: options.publisher, subscriber: options.subscriber });
     // After a lost connection, batches published meanwhile never arrive: every listener checks its log.
     options.subscriber.on('close', () => {
       this.lost = true;
     });
     options.subscriber.on('ready', () => {
-      if (this.lost) for (const listener of this.listeners) listener.onResync?.();
+      if (!this.lost) return;
       this.lost = false;
+      // ioredis re-subscribes on 'ready'; a PING answered after those SUBSCRIBEs means they are in place,
+      // so anything committed from then on is delivered and anything before it is in the log.
+      options.subscriber.ping().then(
+        () => {
+          for (const listener of this.listeners) listener.onResync?.();
+        },
+        () => undefined, // lost again: the next 'ready' resyncs
+      );
     });
   }
 

@@ -21,6 +21,8 @@ export interface RedisStoreOptions {
   eventLogLength: number;
   /** Seconds a succeeded requestId is remembered. */
   requestIdTtlSeconds: number;
+  /** The client's commandTimeout: a commit still unexecuted this long after it was sent writes nothing. */
+  timeoutMs: number;
   newEpoch?: () => string;
 }
 
@@ -45,6 +47,28 @@ export class RedisRoomStore implements RoomStore {
     client.defineCommand('crReadSince', { numberOfKeys: 2, lua: readSinceScript });
     this.scripts = client as unknown as ScriptedClient;
     this.newEpoch = options.newEpoch ?? (() => randomUUID());
+    client.on('ready', () => void this.measureClock());
+    if (client.status === 'ready') void this.measureClock();
+  }
+
+  /** Redis's clock minus ours, so that commit deadlines can be read on Redis's clock. */
+  private clockOffsetMs = 0;
+
+  private async measureClock(): Promise<void> {
+    try {
+      const before = Date.now();
+      const [seconds, micros] = await this.options.client.time();
+      const after = Date.now();
+      this.clockOffsetMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - (before + after) / 2;
+    } catch {
+      // Measured again at the next 'ready'.
+    }
+  }
+
+  /** When a commit sent now must have run by, on Redis's clock: before our own timeout, with a margin for the reply. */
+  private deadline(): number {
+    const { timeoutMs } = this.options;
+    return Math.round(Date.now() + this.clockOffsetMs + timeoutMs - Math.min(300, timeoutMs / 4));
   }
 
   async load(transactionId: string, request?: RequestKey): Promise<StoredRoom> {
@@ -76,10 +100,12 @@ export class RedisRoomStore implements RoomStore {
         batch,
         requestIdTtlSeconds,
         request ? '1' : '0',
+        this.deadline(),
         ...eventJson,
       ),
     );
     const [status, stateOrRev, rev] = reply;
+    if (status === 'expired') throw new StoreUnavailableError('the commit reached Redis after its deadline; nothing was written');
     if (status === 'ok') return { status: 'committed', revision: Number(stateOrRev) };
     const current = { ...this.toStored(transactionId, (stateOrRev as string | null) ?? null, rev ?? 0), requestDone: status === 'duplicate' };
     return { status: status === 'duplicate' ? 'duplicate' : 'conflict', current };

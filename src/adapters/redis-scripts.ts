@@ -16,10 +16,17 @@ return {room[1], room[2], done}
 /**
  * KEYS: room, log, request.
  * ARGV: baseRev, state ('' = unchanged), version, epoch, ttlSeconds, logLength, channel, batch ('' = none),
- *       requestTtlSeconds, hasRequest, then one JSON per event (versions version-n+1 .. version).
- * Returns ['ok', rev] | ['conflict', state|nil, rev] | ['duplicate', state|nil, rev].
+ *       requestTtlSeconds, hasRequest, deadline (Redis clock, ms), then one JSON per event (versions
+ *       version-n+1 .. version).
+ * Returns ['ok', rev] | ['conflict', state|nil, rev] | ['duplicate', state|nil, rev] | ['expired'].
+ * A commit that reaches Redis after its caller gave up on it (the deadline) writes nothing, so a
+ * STORE_UNAVAILABLE answer does not hide a write that lands later.
  */
 export const commitScript = `
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) > tonumber(ARGV[11]) then
+  return {'expired'}
+end
 local rev = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
 if ARGV[10] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
   return {'duplicate', redis.call('HGET', KEYS[1], 'state'), rev}
@@ -33,11 +40,11 @@ if ARGV[2] ~= '' then
   redis.call('EXPIRE', KEYS[1], ARGV[5])
   -- A room that starts over must not meet an older history's log (say, the hash was evicted alone).
   if rev == 1 then redis.call('DEL', KEYS[2]) end
-  local count = #ARGV - 10
+  local count = #ARGV - 11
   if count > 0 then
     local first = tonumber(ARGV[3]) - count + 1
     for i = 1, count do
-      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], (first + i - 1) .. '-0', 'e', ARGV[10 + i])
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], (first + i - 1) .. '-0', 'e', ARGV[11 + i])
     end
   end
   redis.call('EXPIRE', KEYS[2], ARGV[5])

@@ -28,12 +28,22 @@ export function conflictRoom(args: { transactionId: string }, ctx: GraphQLContex
 
 export function joinConflictRoom(args: { transactionId: string; userName?: Maybe<string> }, ctx: GraphQLContext) {
   const { identity, transactionId } = authorize(ctx, args.transactionId);
-  const userName =
-    args.userName != null
-      ? checkUserName(args.userName, ctx.limits)
-      : checkUserName((identity.name ?? identity.userId).slice(0, ctx.limits.userNameMaxLength), ctx.limits, 'x-user-name');
+  const userName = args.userName != null ? checkUserName(args.userName, ctx.limits) : nameFromIdentity(identity, ctx);
   const onlineHere = ctx.presence.isHere(transactionId, identity.userId);
   return ctx.rooms.execute(transactionId, identity.userId, { kind: 'join', userName, onlineHere });
+}
+
+/** The credentials' name when it is a valid one, else the user id: a bad header must not block joining. */
+function nameFromIdentity(identity: Identity, ctx: GraphQLContext): string {
+  for (const candidate of [identity.name, identity.userId]) {
+    if (candidate === undefined) continue;
+    try {
+      return checkUserName(candidate, ctx.limits);
+    } catch {
+      // try the next one
+    }
+  }
+  return checkUserName(identity.userId.slice(0, ctx.limits.userNameMaxLength), ctx.limits, 'x-user-id');
 }
 
 export function leaveConflictRoom(args: { transactionId: string }, ctx: GraphQLContext) {
@@ -81,8 +91,10 @@ export function setReady(args: { transactionId: string; isReady: boolean; reques
   return ctx.rooms.execute(transactionId, identity.userId, { kind: 'setReady', isReady: args.isReady }, requestId ? { requestId } : {});
 }
 
-export function conflictRoomEvents(args: { transactionId: string; afterVersion?: Maybe<number>; epoch?: Maybe<string> }, ctx: GraphQLContext) {
+export async function conflictRoomEvents(args: { transactionId: string; afterVersion?: Maybe<number>; epoch?: Maybe<string> }, ctx: GraphQLContext) {
   const { identity, transactionId } = authorize(ctx, args.transactionId);
+  // Each subscription may write presence: opening them counts like a change.
+  await ctx.rateLimit(identity.userId);
   if (args.afterVersion != null && args.afterVersion < 0) throw badInput('afterVersion must be 0 or more', 'afterVersion');
   if (args.epoch != null && (args.epoch.length < 1 || args.epoch.length > 128)) throw badInput('epoch must be 1 to 128 characters', 'epoch');
   return ctx.openStream({

@@ -3,6 +3,7 @@ import SchemaBuilder from '@pothos/core';
 import type { Identity } from '../auth/identity.js';
 import type { Limits } from '../domain/limits.js';
 import type { PresenceTracker } from '../services/presence.js';
+
 import type { RoomService } from '../services/room-service.js';
 import type { RoomStreamRequest, openRoomStream } from '../services/room-stream.js';
 
@@ -12,6 +13,8 @@ export interface GraphQLContext {
   rooms: RoomService;
   presence: PresenceTracker;
   openStream(request: RoomStreamRequest): ReturnType<typeof openRoomStream>;
+  /** Counts one operation against the user's rate limit (mutations do it in RoomService). */
+  rateLimit(userId: string): Promise<void>;
   limits: Limits;
 }
 

@@ -4,7 +4,7 @@
  * round trip when nothing else wrote the room meanwhile; when something did, the commit's reply carries
  * the room as it is and the command is decided again.
  */
-import { DomainError, ErrorCode } from '../errors.js';
+import { DomainError, ErrorCode, StoreUnavailableError } from '../errors.js';
 import type { Limits } from '../domain/limits.js';
 import { type RoomView, roomView } from '../domain/room.js';
 import { decide, type RoomCommand } from '../domain/rules.js';
@@ -35,6 +35,8 @@ export class RoomService {
   private readonly cache = new Map<string, StoredRoom>();
   /** Commands of one room run one after another on this instance: concurrent ones would only conflict. */
   private readonly tails = new Map<string, Promise<unknown>>();
+  /** When a command of the room last found the store unavailable: those queued before then fail at once. */
+  private readonly unavailableAt = new Map<string, number>();
 
   constructor(private readonly options: RoomServiceOptions) {}
 
@@ -116,15 +118,32 @@ export class RoomService {
   }
 
   private serialized<T>(transactionId: string, run: () => Promise<T>): Promise<T> {
+    const enqueuedAt = Date.now();
+    const guarded = async () => {
+      // Waiting behind a command that timed out must not add another timeout to this one.
+      if ((this.unavailableAt.get(transactionId) ?? -1) >= enqueuedAt) throw new StoreUnavailableError('queued behind a failed command');
+      try {
+        return await run();
+      } catch (error) {
+        if (error instanceof StoreUnavailableError) {
+          this.unavailableAt.set(transactionId, Date.now());
+          // The write may have landed after all: next time, read the room again.
+          this.cache.delete(transactionId);
+        }
+        throw error;
+      }
+    };
     const previous = this.tails.get(transactionId) ?? Promise.resolve();
-    const result = previous.then(run, run);
+    const result = previous.then(guarded, guarded);
     const tail = result.then(
       () => undefined,
       () => undefined,
     );
     this.tails.set(transactionId, tail);
     void tail.then(() => {
-      if (this.tails.get(transactionId) === tail) this.tails.delete(transactionId);
+      if (this.tails.get(transactionId) !== tail) return;
+      this.tails.delete(transactionId);
+      this.unavailableAt.delete(transactionId);
     });
     return result;
   }

@@ -7,7 +7,7 @@
 import { Repeater } from '@repeaterjs/repeater';
 import type { EventBatch, RoomEvent } from '../domain/events.js';
 import { type RoomState, roomView } from '../domain/room.js';
-import { DomainError } from '../errors.js';
+import { DomainError, StoreUnavailableError } from '../errors.js';
 import type { RoomEvents } from '../ports/room-events.js';
 import type { RoomStore } from '../ports/room-store.js';
 import type { PresenceTracker } from './presence.js';
@@ -75,19 +75,31 @@ export function openRoomStream(deps: RoomStreamDeps, request: RoomStreamRequest)
       if (read.epoch) epoch = read.epoch;
       await send(read.events);
     };
+    // After a lost connection the command client may come back a moment after the subscriber: retry
+    // for about ten seconds before the stream gives up (the client then resumes on its own).
+    const catchUpPatiently = async () => {
+      for (let attempt = 0, delay = 100; ; attempt++, delay = Math.min(delay * 2, 2000)) {
+        try {
+          return await catchUp();
+        } catch (error) {
+          if (!(error instanceof StoreUnavailableError) || attempt >= 7 || ended) throw error;
+          await new Promise((resolve) => setTimeout(resolve, delay));
+        }
+      }
+    };
     const onBatch = (batch: EventBatch) =>
       enqueue(async () => {
         const first = batch.events[0];
         if (!first) return;
         // Another epoch means the room started over; a jump means a lost message. The log settles both.
-        if ((epoch && batch.epoch !== epoch) || first.version > lastVersion + 1) await catchUp();
+        if ((epoch && batch.epoch !== epoch) || first.version > lastVersion + 1) await catchUpPatiently();
         else if (!epoch) epoch = batch.epoch;
         if (batch.epoch === epoch) await send(batch.events);
       });
 
     // The first step waits for confirmed delivery, and every batch is queued behind it.
     let unsubscribe: (() => void) | undefined;
-    const subscribed = events.subscribe(transactionId, { onBatch, onResync: () => enqueue(catchUp) });
+    const subscribed = events.subscribe(transactionId, { onBatch, onResync: () => enqueue(catchUpPatiently) });
     enqueue(async () => {
       unsubscribe = await subscribed;
       if (request.afterVersion !== undefined) return catchUp();
@@ -98,11 +110,11 @@ export function openRoomStream(deps: RoomStreamDeps, request: RoomStreamRequest)
     let acquired = false;
     enqueue(async () => {
       acquired = true;
-      await presence.acquire(transactionId, userId);
+      presence.acquire(transactionId, userId);
     });
     await stop;
     await subscribed.catch(() => undefined);
     unsubscribe?.();
-    if (acquired) await presence.release(transactionId, userId).catch((error: unknown) => deps.onError(error, 'presence release'));
+    if (acquired) presence.release(transactionId, userId);
   });
 }

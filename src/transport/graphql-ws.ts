@@ -9,6 +9,7 @@ import { type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql'
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
+import { withContractCode } from './mask-error.js';
 import { type MaskErrors, SharedResult, sharedSubscribe } from './shared-subscribe.js';
 
 interface EnvelopedRoot {
@@ -79,11 +80,11 @@ export function attachGraphQLWs(
         try {
           document = parse(payload.query);
         } catch (error) {
-          if (error instanceof GraphQLError) return [error];
+          if (error instanceof GraphQLError) return [withContractCode(error)];
           throw error;
         }
         const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
+        if (errors.length > 0) return errors.map((e: GraphQLError) => withContractCode(e));
         const args: ExecutionArgs = {
           schema,
           operationName: payload.operationName ?? null,

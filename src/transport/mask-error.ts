@@ -1,7 +1,27 @@
-/** The one place where errors become what clients see: DomainErrors keep their code, the rest is masked. */
-import { GraphQLError } from 'graphql';
-import { maskError as yogaMaskError } from 'graphql-yoga';
-import { DomainError } from '../errors.js';
+/**
+ * Where errors become what clients see: DomainErrors keep their contract code, graphql's own errors
+ * (syntax, validation, variable values) get BAD_USER_INPUT with their specific reason beside it, and
+ * everything else is masked.
+ */
+import { type ExecutionResult, GraphQLError } from 'graphql';
+import { maskError as yogaMaskError, type Plugin } from 'graphql-yoga';
+import { DomainError, ErrorCode } from '../errors.js';
+
+const contractCodes = new Set<unknown>(Object.values(ErrorCode));
+
+/** graphql's own errors are the client's to fix: the contract has one code for those. */
+export function withContractCode(error: GraphQLError): GraphQLError {
+  const reason = error.extensions['code'];
+  if (contractCodes.has(reason)) return error;
+  if (reason !== undefined && reason !== 'GRAPHQL_VALIDATION_FAILED' && reason !== 'GRAPHQL_PARSE_FAILED') return error;
+  return new GraphQLError(error.message, {
+    ...(error.nodes ? { nodes: error.nodes } : {}),
+    ...(error.source ? { source: error.source } : {}),
+    ...(error.positions ? { positions: error.positions } : {}),
+    ...(error.path ? { path: error.path } : {}),
+    extensions: { ...error.extensions, code: ErrorCode.BadUserInput, ...(reason ? { reason } : {}) },
+  });
+}
 
 export function maskError(error: unknown, message: string): Error {
   const original = error instanceof GraphQLError ? error.originalError : error;
@@ -13,8 +33,21 @@ export function maskError(error: unknown, message: string): Error {
       extensions: { code: original.code, ...original.details },
     });
   }
+  if (error instanceof GraphQLError && !error.originalError) return withContractCode(error);
   // Never reveal internals, whatever NODE_ENV says.
   return yogaMaskError(error, message, false);
+}
+
+/** Yoga returns validation and variable errors without masking them: give them their code too. */
+export function useContractErrorCodes(): Plugin {
+  const withCodes = (result: ExecutionResult): ExecutionResult =>
+    result.errors ? { ...result, errors: result.errors.map((e) => withContractCode(e)) } : result;
+  return {
+    onResultProcess({ result, setResult }) {
+      if (Array.isArray(result)) setResult(result.map(withCodes));
+      else if (!(Symbol.asyncIterator in (result as object))) setResult(withCodes(result as ExecutionResult));
+    },
+  };
 }
 
 /** True for errors meant for the client (they carry a code), which are not worth an error log line. */

@@ -61,6 +61,7 @@ async function harness(options: Options = {}): Promise<Harness> {
   const store = new RedisRoomStore({
     client,
     keys,
+    timeoutMs: STORE_TIMEOUT_MS,
     ttlSeconds: options.ttlSeconds ?? contractStoreOptions.ttlSeconds,
     eventLogLength: options.eventLogLength ?? contractStoreOptions.eventLogLength,
     requestIdTtlSeconds: options.requestIdTtlSeconds ?? contractStoreOptions.requestIdTtlSeconds,
@@ -239,7 +240,7 @@ describe('redis store only', () => {
     const one = await make();
     // A second instance: clients of its own, the same keys.
     const other = await make();
-    const twin = new RedisRoomStore({ client: other.client, keys: one.keys, ...contractStoreOptions });
+    const twin = new RedisRoomStore({ client: other.client, keys: one.keys, ...contractStoreOptions, timeoutMs: STORE_TIMEOUT_MS });
     const listener = new BatchCollector();
     await one.events.subscribe('tx-cross', listener);
     const room = await RoomDriver.open(twin, 'tx-cross');
@@ -335,6 +336,32 @@ describe('redis store only', () => {
       const again = await RoomDriver.open(store, 'tx-down');
       await again.join('u1');
       expect(await store.load('tx-down')).toEqual({ room: again.room, revision: 1, requestDone: false });
+    });
+
+    it('a commit that reaches Redis after its caller gave up writes nothing', async () => {
+      server = await startRedisServer();
+      const { store, keys } = await make({ url: server.url });
+      const room = await RoomDriver.open(store, 'tx-late');
+      await room.join('u1');
+      // Writes wait in Redis for 2.5 s: longer than the client waits (1.5 s).
+      const admin = new Redis(server.url);
+      await admin.call('CLIENT', 'PAUSE', '2500', 'WRITE');
+      const pausedAt = Date.now();
+      const next = room.decide('u1', { kind: 'select', field: 'price', value: '1' });
+      const started = Date.now();
+      const commit = await store.commit({ transactionId: 'tx-late', baseRevision: 1, room: next.room, events: next.events }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(commit).toBeInstanceOf(StoreUnavailableError);
+      expect(Date.now() - started).toBeLessThan(2000);
+      // Once the pause is over the script runs, sees its deadline has passed, and writes nothing.
+      await new Promise((resolve) => setTimeout(resolve, 2500 - (Date.now() - pausedAt) + 300));
+      const after = await store.load('tx-late');
+      expect(after.revision).toBe(1);
+      expect(after.room.version).toBe(1);
+      expect(await admin.xlen(keys.log('tx-late'))).toBe(1);
+      admin.disconnect();
     });
   });
 });

@@ -146,6 +146,21 @@ describe('errors', () => {
     expect((await mutate<{ joinConflictRoom: RoomData }>(server.url, bob, JOIN, { tx, name: '  Bob  ' })).joinConflictRoom.participants[1]!.name).toBe('Bob');
   });
 
+  it('graphql errors (variables, validation, syntax) carry BAD_USER_INPUT and their reason', async () => {
+    const overflow = await post(server.url, alice, SELECT, { tx: 'codes-0', field: 'price', value: '1', expected: 2 ** 31 });
+    expect(overflow.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    const unknown = await post(server.url, alice, '{ nope }');
+    expect(unknown.errors?.map((e) => [e.extensions?.code, e.extensions?.reason])).toEqual([['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED']]);
+    const syntax = await post(server.url, alice, '{ conflictRoom(');
+    expect(syntax.errors?.map((e) => [e.extensions?.code, e.extensions?.reason])).toEqual([['BAD_USER_INPUT', 'GRAPHQL_PARSE_FAILED']]);
+  });
+
+  it('a name header with a control character does not block joining: the user id stands in', async () => {
+    const result = await post<{ joinConflictRoom: RoomData }>(server.url, { userId: 'tabby', userName: 'A\tB' }, JOIN, { tx: 'codes-3' });
+    expect(result.errors).toBeUndefined();
+    expect(result.data!.joinConflictRoom.participants).toMatchObject([{ userId: 'tabby', name: 'tabby' }]);
+  });
+
   it('UNAUTHENTICATED, FORBIDDEN, NOT_A_PARTICIPANT, LIMIT_EXCEEDED', async () => {
     const tx = 'codes-1';
     await expectError(null, JOIN, { tx }, 'UNAUTHENTICATED');
@@ -192,6 +207,17 @@ describe('rate limit', () => {
       expect(refused.errors![0]!.extensions?.retryAfterMs).toBeGreaterThan(0);
       // Another user is not limited by Alice's use.
       expect((await post(limited.url, bob, JOIN, { tx })).errors).toBeUndefined();
+      // Opening subscriptions counts too: each may write presence.
+      const client = wsClient(limited.wsUrl, bob);
+      const codes: unknown[] = [];
+      for (let i = 0; i < 4; i++) {
+        const sub = new Subscription(client, EVENTS, { tx });
+        const first = await Promise.race([sub.next(1000), new Promise((resolve) => setTimeout(() => resolve(null), 300))]);
+        codes.push((first as { errors?: Array<{ extensions?: { code?: string } }> } | null)?.errors?.[0]?.extensions?.code ?? 'open');
+        sub.unsubscribe();
+      }
+      expect(codes).toEqual(['open', 'open', 'RATE_LIMITED', 'RATE_LIMITED']);
+      await client.dispose();
     } finally {
       await limited.stop();
     }

@@ -30,6 +30,7 @@ describe('loadConfig defaults', () => {
       },
       rateLimit: { perSecond: 20, burst: 60 },
       authMode: 'dev',
+      devAuthOnNetwork: false,
       instanceId: expect.any(String),
       logLevel: 'info',
     });
@@ -59,6 +60,7 @@ describe('loadConfig overrides', () => {
       NODE_ENV: 'test',
       PORT: '8080',
       HOST: '0.0.0.0',
+      DEV_AUTH_ON_NETWORK: 'true',
       REDIS_URL: 'redis://localhost:6379/2',
       REDIS_KEY_PREFIX: 'rooms:',
       STORE_TIMEOUT_MS: '2500',
@@ -93,6 +95,7 @@ describe('loadConfig overrides', () => {
       },
       rateLimit: { perSecond: 0, burst: 5 },
       authMode: 'dev',
+      devAuthOnNetwork: true,
       instanceId: 'node-a',
       logLevel: 'debug',
     });
@@ -169,5 +172,13 @@ describe('loadConfig errors', () => {
     expect(error.problems).toHaveLength(2);
     expect(error.problems.join('\n')).toMatch(/PORT/);
     expect(error.problems.join('\n')).toMatch(/NODE_ENV=production/);
+  });
+
+  it('refuses dev identities on a network-facing HOST unless DEV_AUTH_ON_NETWORK=true', () => {
+    const error = configError({ HOST: '0.0.0.0' });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]).toMatch(/^HOST: 0\.0\.0\.0 .*DEV_AUTH_ON_NETWORK=true/);
+    expect(loadConfig({ HOST: '0.0.0.0', DEV_AUTH_ON_NETWORK: 'true' })).toMatchObject({ host: '0.0.0.0', devAuthOnNetwork: true });
+    expect(loadConfig({ HOST: '::1' }).devAuthOnNetwork).toBe(false);
   });
 });

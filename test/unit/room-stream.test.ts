@@ -37,8 +37,8 @@ function setup(drop: (batch: EventBatch) => boolean) {
   const { store, events } = createMemoryAdapters({ ttlSeconds: 60, eventLogLength: 100, requestIdTtlSeconds: 60 });
   const lossy = new LossyEvents(events, drop);
   const rooms = new RoomService({ store, limits: defaultLimits, instanceId: 'i1' });
-  const presence = new PresenceTracker(rooms);
   const errors: unknown[] = [];
+  const presence = new PresenceTracker(rooms, { onError: (e) => errors.push(e) });
   const open = (afterVersion?: number) =>
     openRoomStream({ store, events: lossy, presence, onError: (e) => errors.push(e) }, {
       transactionId: 'tx',

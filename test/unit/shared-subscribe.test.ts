@@ -24,6 +24,7 @@ function context(events: RoomEvent[]): GraphQLContext {
     identity: { userId: 'watcher' },
     limits: defaultLimits,
     rooms: undefined as never,
+    rateLimit: async () => undefined,
     presence: undefined as never,
     openStream: () => new Repeater<RoomEvent>(async (push, stop) => {
       for (const e of events) await push(e);
