@@ -9,6 +9,11 @@ const config: CodegenConfig = {
   documents: ['src/sdk/operations/*.graphql'],
   ignoreNoDocuments: false,
   generates: {
+    // Apollo Client's InMemoryCache needs to know the event types behind the ConflictRoomEvent interface.
+    'src/sdk/generated/possible-types.ts': {
+      plugins: ['fragment-matcher'],
+      config: { apolloClientVersion: 3, useExplicitTyping: true },
+    },
     'src/sdk/generated/': {
       preset: 'client',
       presetConfig: { fragmentMasking: false, gqlTagName: 'graphql' },

@@ -6,3 +6,13 @@
 export * from './generated/graphql.js';
 export { applyEvent, type ApplyResult, type Room, type RoomEvent } from './apply-event.js';
 export { createRoomClient, execute, type RoomClient, type RoomClientOptions, type RoomHandle } from './room-client.js';
+
+import fragmentMatcher from './generated/possible-types.js';
+
+/**
+ * For Apollo Client's cache: `new InMemoryCache({ possibleTypes, typePolicies: apolloTypePolicies })`.
+ * Without possibleTypes Apollo cannot match the event fragments on the ConflictRoomEvent interface; the
+ * policy tells it that each event replaces the last (events have no id to merge by).
+ */
+export const possibleTypes = fragmentMatcher.possibleTypes;
+export const apolloTypePolicies = { Subscription: { fields: { conflictRoomEvents: { merge: false } } } } as const;
