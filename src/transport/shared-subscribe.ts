@@ -67,12 +67,11 @@ function resultKey(args: ExecutionArgs): string {
 
 const resultsByEvent = new WeakMap<object, Map<string, SharedResult>>();
 
-function sharedResult(event: unknown, args: ExecutionArgs, maskErrors: MaskErrors): SharedResult {
+function sharedResult(event: unknown, key: string, args: ExecutionArgs, maskErrors: MaskErrors): SharedResult {
   const run = () => new SharedResult(maskErrors(execute({ ...args, rootValue: event }) as ExecutionResult));
   if (typeof event !== 'object' || event === null) return run();
   let byKey = resultsByEvent.get(event);
   if (!byKey) resultsByEvent.set(event, (byKey = new Map()));
-  const key = resultKey(args);
   let result = byKey.get(key);
   if (!result) byKey.set(key, (result = run()));
   return result;
@@ -89,6 +88,7 @@ export async function sharedSubscribe(
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in source)) return maskErrors(source as ExecutionResult);
   const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  const key = resultKey(args); // the subscription's document and variables never change
   // Not an async generator: return() must reach the source at once, even while next() waits for an event.
   const mapped: AsyncIterableIterator<SharedResult> & { return(): Promise<IteratorResult<SharedResult>> } = {
     [Symbol.asyncIterator]() {
@@ -96,7 +96,7 @@ export async function sharedSubscribe(
     },
     async next() {
       const step = await iterator.next();
-      return step.done ? { done: true, value: undefined } : { done: false, value: sharedResult(step.value, args, maskErrors) };
+      return step.done ? { done: true, value: undefined } : { done: false, value: sharedResult(step.value, key, args, maskErrors) };
     },
     async return() {
       await iterator.return?.();
