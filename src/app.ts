@@ -15,7 +15,7 @@ import { schema } from './schema/index.js';
 import { PresenceTracker } from './services/presence.js';
 import { createRateLimit } from './services/rate-limit.js';
 import { RoomService } from './services/room-service.js';
-import { openRoomStream } from './services/room-stream.js';
+import { RoomStreamSource } from './services/room-stream.js';
 import { attachGraphQLWs } from './transport/graphql-ws.js';
 import { isClientError, maskError, useContractErrorCodes } from './transport/mask-error.js';
 
@@ -89,7 +89,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
         presence,
         limits: config.limits,
         rateLimit,
-        openStream: (request) => openRoomStream(streamDeps, request),
+        openStream: (request) => new RoomStreamSource(streamDeps, request),
       };
     },
   });

@@ -5,14 +5,14 @@ import type { Limits } from '../domain/limits.js';
 import type { PresenceTracker } from '../services/presence.js';
 
 import type { RoomService } from '../services/room-service.js';
-import type { RoomStreamRequest, openRoomStream } from '../services/room-stream.js';
+import type { RoomStreamRequest, RoomStreamSource } from '../services/room-stream.js';
 
 /** What resolvers may use: the caller and the services, never a store or a transport. */
 export interface GraphQLContext {
   identity: Identity | null;
   rooms: RoomService;
   presence: PresenceTracker;
-  openStream(request: RoomStreamRequest): ReturnType<typeof openRoomStream>;
+  openStream(request: RoomStreamRequest): RoomStreamSource;
   /** Counts one operation against the user's rate limit (mutations do it in RoomService). */
   rateLimit(userId: string): Promise<void>;
   limits: Limits;

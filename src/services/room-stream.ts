@@ -1,13 +1,17 @@
 /**
  * One conflictRoomEvents subscription: every event after a version, then live events, each exactly
  * once and in version order. Live delivery is confirmed before the log is read, so nothing committed
- * in between is missed; versions already sent are dropped; a gap in live delivery is filled from the
- * log; a history that cannot be replayed becomes one RoomSnapshot.
+ * in between is missed; versions already sent are dropped; a gap in live delivery, a batch of another
+ * epoch or a reconnected bus is settled from the log; a history that cannot be replayed becomes one
+ * RoomSnapshot.
+ *
+ * Events go to a sink, synchronously in the common case (a live batch that follows what was sent), so
+ * a transport can write them straight to the client: one room event costs no promise per subscriber.
+ * Transports that want an AsyncIterable iterate the RoomStreamSource instead.
  */
-import { Repeater } from '@repeaterjs/repeater';
 import type { EventBatch, RoomEvent } from '../domain/events.js';
 import { type RoomState, roomView } from '../domain/room.js';
-import { DomainError, StoreUnavailableError } from '../errors.js';
+import { StoreUnavailableError } from '../errors.js';
 import type { RoomEvents } from '../ports/room-events.js';
 import type { RoomStore } from '../ports/room-store.js';
 import type { PresenceTracker } from './presence.js';
@@ -15,7 +19,14 @@ import type { PresenceTracker } from './presence.js';
 /** Ends a stream with an error the client can read, instead of tearing down its connection. */
 export interface StreamFailure {
   type: 'StreamFailure';
-  error: DomainError;
+  error: unknown;
+}
+
+export interface RoomStreamSink {
+  /** The next event, in version order. */
+  event(event: RoomEvent): void;
+  /** The stream ended with this error; nothing follows. */
+  fail(error: unknown): void;
 }
 
 export interface RoomStreamDeps {
@@ -33,88 +44,209 @@ export interface RoomStreamRequest {
   epoch?: string;
 }
 
-export function openRoomStream(deps: RoomStreamDeps, request: RoomStreamRequest): Repeater<RoomEvent | StreamFailure> {
-  const { store, events, presence } = deps;
-  const { transactionId, userId } = request;
+/** Events waiting for a slow iterating consumer before the stream gives up on it (it can resume). */
+const maxQueuedEvents = 10_000;
 
-  return new Repeater<RoomEvent | StreamFailure>(async (push, stop) => {
-    let lastVersion = request.afterVersion ?? 0;
-    // '' while unknown: a room never written has no epoch yet.
-    let epoch = request.epoch ?? '';
-    let work: Promise<void> = Promise.resolve();
-    // Steps run one at a time, in order; none runs after the stream ended or failed.
+/** A subscription not yet running: start it with a sink, or iterate it. */
+export class RoomStreamSource implements AsyncIterable<RoomEvent | StreamFailure> {
+  constructor(
+    private readonly deps: RoomStreamDeps,
+    readonly request: RoomStreamRequest,
+  ) {}
+
+  start(sink: RoomStreamSink): { close(): void } {
+    return new RoomStream(this.deps, this.request, sink);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<RoomEvent | StreamFailure> {
+    const queue: Array<RoomEvent | StreamFailure> = [];
+    let waiter: (() => void) | undefined;
     let ended = false;
-    void stop.then(() => {
-      ended = true;
-    });
-    const enqueue = (step: () => Promise<void>) => {
-      work = work.then(() => (ended ? undefined : step())).catch(async (error: unknown) => {
+    const wake = () => {
+      waiter?.();
+      waiter = undefined;
+    };
+    const stream = this.start({
+      event: (event) => {
+        if (queue.length >= maxQueuedEvents) {
+          stream.close();
+          queue.push({ type: 'StreamFailure', error: new StoreUnavailableError('the client did not keep up; resume from the last version received') });
+          ended = true;
+        } else queue.push(event);
+        wake();
+      },
+      fail: (error) => {
+        queue.push({ type: 'StreamFailure', error });
         ended = true;
-        if (error instanceof DomainError) await push({ type: 'StreamFailure', error });
-        else deps.onError(error, 'room event stream');
-        stop(error instanceof DomainError ? undefined : error);
-      });
-    };
-
-    const send = async (list: readonly RoomEvent[]) => {
-      for (const event of list) {
-        if (event.version <= lastVersion) continue;
-        lastVersion = event.version;
-        await push(event);
-      }
-    };
-    const sendSnapshot = async (room: RoomState) => {
-      lastVersion = room.version;
-      epoch = room.epoch;
-      const view = roomView(room);
-      await push({ type: 'RoomSnapshot', transactionId, version: view.version, at: new Date().toISOString(), userId: null, room: view });
-    };
-    const catchUp = async () => {
-      const read = await store.readSince(transactionId, lastVersion, epoch || undefined);
-      if (read.kind === 'snapshot') return sendSnapshot(read.room);
-      if (read.epoch) epoch = read.epoch;
-      await send(read.events);
-    };
-    // After a lost connection the command client may come back a moment after the subscriber: retry
-    // for about ten seconds before the stream gives up (the client then resumes on its own).
-    const catchUpPatiently = async () => {
-      for (let attempt = 0, delay = 100; ; attempt++, delay = Math.min(delay * 2, 2000)) {
-        try {
-          return await catchUp();
-        } catch (error) {
-          if (!(error instanceof StoreUnavailableError) || attempt >= 7 || ended) throw error;
-          await new Promise((resolve) => setTimeout(resolve, delay));
+        wake();
+      },
+    });
+    const iterator: AsyncIterableIterator<RoomEvent | StreamFailure> = {
+      [Symbol.asyncIterator]: () => iterator,
+      async next() {
+        while (queue.length === 0) {
+          if (ended) return { done: true, value: undefined };
+          await new Promise<void>((resolve) => (waiter = resolve));
         }
-      }
+        return { done: false, value: queue.shift()! };
+      },
+      async return() {
+        ended = true;
+        stream.close();
+        wake();
+        return { done: true, value: undefined };
+      },
     };
-    const onBatch = (batch: EventBatch) =>
-      enqueue(async () => {
-        const first = batch.events[0];
-        if (!first) return;
-        // Another epoch means the room started over; a jump means a lost message. The log settles both.
-        if ((epoch && batch.epoch !== epoch) || first.version > lastVersion + 1) await catchUpPatiently();
-        else if (!epoch) epoch = batch.epoch;
-        if (batch.epoch === epoch) await send(batch.events);
-      });
+    return iterator;
+  }
+}
 
-    // The first step waits for confirmed delivery, and every batch is queued behind it.
-    let unsubscribe: (() => void) | undefined;
-    const subscribed = events.subscribe(transactionId, { onBatch, onResync: () => enqueue(catchUpPatiently) });
-    enqueue(async () => {
-      unsubscribe = await subscribed;
-      if (request.afterVersion !== undefined) return catchUp();
+class RoomStream {
+  private lastVersion: number;
+  /** '' while unknown: a room never written has no epoch yet. */
+  private epoch: string;
+  private readonly pending: EventBatch[] = [];
+  private needCatchUp = false;
+  private running = false;
+  private opened = false;
+  private closed = false;
+  private acquired = false;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly deps: RoomStreamDeps,
+    private readonly request: RoomStreamRequest,
+    private readonly sink: RoomStreamSink,
+  ) {
+    this.lastVersion = request.afterVersion ?? 0;
+    this.epoch = request.epoch ?? '';
+    this.kick();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    if (this.acquired) this.deps.presence.release(this.request.transactionId, this.request.userId);
+  }
+
+  private onBatch(batch: EventBatch): void {
+    if (this.closed) return;
+    // The common case, with nothing in the way: deliver now, synchronously.
+    if (!this.running && this.pending.length === 0 && this.deliverIfNext(batch)) return;
+    this.pending.push(batch);
+    this.kick();
+  }
+
+  private onResync(): void {
+    if (this.closed) return;
+    this.needCatchUp = true;
+    this.kick();
+  }
+
+  private kick(): void {
+    if (!this.running) void this.run();
+  }
+
+  /** The only place that awaits: opening, catching up, and the batches that arrived meanwhile, in order. */
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      if (!this.opened) {
+        await this.open();
+        this.opened = true;
+      }
+      while (!this.closed) {
+        if (this.needCatchUp) {
+          this.needCatchUp = false;
+          await this.catchUpPatiently();
+          continue;
+        }
+        const batch = this.pending.shift();
+        if (!batch) break;
+        if (this.deliverIfNext(batch)) continue;
+        // Another epoch means the room started over; a jump means a lost message. The log settles both.
+        await this.catchUpPatiently();
+        if (batch.epoch === this.epoch) this.deliver(batch.events);
+      }
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async open(): Promise<void> {
+    const { store, events, presence } = this.deps;
+    const { transactionId, userId, afterVersion } = this.request;
+    this.unsubscribe = await events.subscribe(transactionId, {
+      onBatch: (batch) => this.onBatch(batch),
+      onResync: () => this.onResync(),
+    });
+    if (this.closed) return this.unsubscribe();
+    if (afterVersion !== undefined) {
+      await this.catchUp();
+    } else {
       const { room } = await store.load(transactionId);
-      lastVersion = room.version;
-      if (room.version > 0) epoch = room.epoch;
-    });
-    let acquired = false;
-    enqueue(async () => {
-      acquired = true;
-      presence.acquire(transactionId, userId);
-    });
-    await stop;
-    await subscribed.catch(() => undefined);
-    unsubscribe?.();
-    if (acquired) presence.release(transactionId, userId);
-  });
+      this.lastVersion = room.version;
+      if (room.version > 0) this.epoch = room.epoch;
+    }
+    if (this.closed) return;
+    this.acquired = true;
+    presence.acquire(transactionId, userId);
+  }
+
+  /** Delivers the batch when it follows what was sent (in this epoch); false when the log must be read first. */
+  private deliverIfNext(batch: EventBatch): boolean {
+    const first = batch.events[0];
+    if (!first) return true;
+    if ((this.epoch && batch.epoch !== this.epoch) || first.version > this.lastVersion + 1) return false;
+    if (!this.epoch) this.epoch = batch.epoch;
+    this.deliver(batch.events);
+    return true;
+  }
+
+  private deliver(list: readonly RoomEvent[]): void {
+    for (const event of list) {
+      if (this.closed) return;
+      if (event.version <= this.lastVersion) continue;
+      this.lastVersion = event.version;
+      this.sink.event(event);
+    }
+  }
+
+  private async catchUp(): Promise<void> {
+    const { transactionId } = this.request;
+    const read = await this.deps.store.readSince(transactionId, this.lastVersion, this.epoch || undefined);
+    if (this.closed) return;
+    if (read.kind === 'snapshot') return this.sendSnapshot(read.room);
+    if (read.epoch) this.epoch = read.epoch;
+    this.deliver(read.events);
+  }
+
+  /** After a lost connection the command client may come back a moment after the subscriber: retry for about ten seconds. */
+  private async catchUpPatiently(): Promise<void> {
+    for (let attempt = 0, delay = 100; ; attempt++, delay = Math.min(delay * 2, 2000)) {
+      try {
+        return await this.catchUp();
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError) || attempt >= 7 || this.closed) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  private sendSnapshot(room: RoomState): void {
+    this.lastVersion = room.version;
+    this.epoch = room.epoch;
+    const view = roomView(room);
+    this.sink.event({ type: 'RoomSnapshot', transactionId: room.transactionId, version: view.version, at: new Date().toISOString(), userId: null, room: view });
+  }
+
+  private fail(error: unknown): void {
+    if (this.closed) return;
+    if (!(error instanceof StoreUnavailableError)) this.deps.onError(error, 'room event stream');
+    this.close();
+    this.sink.fail(error);
+  }
 }

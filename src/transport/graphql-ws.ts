@@ -10,10 +10,12 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { withContractCode } from './mask-error.js';
-import { type MaskErrors, SharedResult, sharedSubscribe } from './shared-subscribe.js';
+import { type DirectSocket, type MaskErrors, SharedResult, sharedSubscribe } from './shared-subscribe.js';
 
 interface EnvelopedRoot {
   execute(args: ExecutionArgs): unknown;
+  /** For subscriptions: the socket and operation id their events can be written to directly. */
+  direct: DirectSocket;
 }
 
 /** Stands for a SharedResult's JSON in graphql-ws's message until the socket's send splices it in. */
@@ -65,11 +67,11 @@ export function attachGraphQLWs(
   const server = useServer(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => sharedSubscribe({ ...args, rootValue: undefined }, maskErrors) as never,
+      subscribe: (args) => sharedSubscribe({ ...args, rootValue: undefined }, maskErrors, (args.rootValue as EnvelopedRoot).direct) as never,
       onNext: (_ctx, _id, _payload, _args, result) =>
         (result as unknown) instanceof SharedResult ? (new RawPayload((result as unknown as SharedResult).json) as never) : undefined,
       jsonMessageReplacer: replacer,
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         const { schema, execute, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -91,7 +93,7 @@ export function attachGraphQLWs(
           document,
           variableValues: payload.variables ?? null,
           contextValue: await contextFactory(),
-          rootValue: { execute } satisfies EnvelopedRoot,
+          rootValue: { execute, direct: { socket: ctx.extra.socket, id } } satisfies EnvelopedRoot,
         };
         return args;
       },

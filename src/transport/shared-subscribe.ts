@@ -33,6 +33,22 @@ export class SharedResult {
 
 export type MaskErrors = (result: ExecutionResult) => ExecutionResult;
 
+/** A source that can push its events to a sink instead of being iterated (RoomStreamSource). */
+interface PushSource {
+  start(sink: { event(event: unknown): void; fail(error: unknown): void }): { close(): void };
+}
+const isPushSource = (value: unknown): value is PushSource => typeof (value as PushSource | null)?.start === 'function';
+
+/** Where a graphql-ws subscription's messages can be written directly. */
+export interface DirectSocket {
+  socket: { send(data: string): void; readonly readyState: number; readonly bufferedAmount: number; close(code?: number, reason?: string): void };
+  /** The graphql-ws operation id. */
+  id: string;
+}
+const OPEN = 1;
+/** Bytes queued on one socket before its subscription is ended as too slow (the client can resume). */
+const maxBufferedBytes = 8 * 1024 * 1024;
+
 const documentIds = new WeakMap<DocumentNode, { id: number; inner: Map<string | null, string[]> }>();
 let nextDocumentId = 0;
 
@@ -84,11 +100,13 @@ function sharedResult(event: unknown, key: string, args: ExecutionArgs, maskErro
 export async function sharedSubscribe(
   args: ExecutionArgs,
   maskErrors: MaskErrors,
+  direct?: DirectSocket,
 ): Promise<AsyncIterableIterator<SharedResult> | ExecutionResult> {
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in source)) return maskErrors(source as ExecutionResult);
-  const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   const key = resultKey(args); // the subscription's document and variables never change
+  if (direct && isPushSource(source)) return writeDirectly(source, direct, key, args, maskErrors);
+  const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   // Not an async generator: return() must reach the source at once, even while next() waits for an event.
   const mapped: AsyncIterableIterator<SharedResult> & { return(): Promise<IteratorResult<SharedResult>> } = {
     [Symbol.asyncIterator]() {
@@ -108,4 +126,45 @@ export async function sharedSubscribe(
     },
   };
   return mapped;
+}
+
+/**
+ * The fan-out fast path: each event's shared JSON goes straight into a graphql-ws `next` message on the
+ * socket, synchronously, in version order. graphql-ws holds an iterator that yields nothing and ends
+ * with the stream, so it still sends `complete` and still returns (closes) the stream when the client
+ * completes the operation or goes away.
+ */
+function writeDirectly(source: PushSource, direct: DirectSocket, key: string, args: ExecutionArgs, maskErrors: MaskErrors): AsyncIterableIterator<SharedResult> {
+  const { socket } = direct;
+  const prefix = `{"id":${JSON.stringify(direct.id)},"type":"next","payload":`;
+  let finish!: () => void;
+  const finished = new Promise<IteratorResult<SharedResult>>((resolve) => (finish = () => resolve({ done: true, value: undefined })));
+  const write = (event: unknown): boolean => {
+    if (socket.readyState !== OPEN) return false;
+    if (socket.bufferedAmount > maxBufferedBytes) {
+      stream.close();
+      socket.close(4429, 'Too slow: resume from the last version received');
+      finish();
+      return false;
+    }
+    socket.send(prefix + sharedResult(event, key, args, maskErrors).json + '}');
+    return true;
+  };
+  const stream = source.start({
+    event: write,
+    fail: (error) => {
+      write({ type: 'StreamFailure', error });
+      finish();
+    },
+  });
+  const iterator: AsyncIterableIterator<SharedResult> & { return(): Promise<IteratorResult<SharedResult>> } = {
+    [Symbol.asyncIterator]: () => iterator,
+    next: () => finished,
+    async return() {
+      stream.close();
+      finish();
+      return { done: true, value: undefined };
+    },
+  };
+  return iterator;
 }

@@ -7,7 +7,9 @@ import { StoreUnavailableError } from '../../src/errors.js';
 import type { RoomStore } from '../../src/ports/room-store.js';
 import { PresenceTracker } from '../../src/services/presence.js';
 import { RoomService } from '../../src/services/room-service.js';
-import { openRoomStream } from '../../src/services/room-stream.js';
+import { type RoomStreamDeps, type RoomStreamRequest, RoomStreamSource } from '../../src/services/room-stream.js';
+
+const openRoomStream = (deps: RoomStreamDeps, request: RoomStreamRequest) => new RoomStreamSource(deps, request)[Symbol.asyncIterator]();
 
 /** A memory store whose chosen methods fail with STORE_UNAVAILABLE while `down` says so. */
 function flakyStore(down: { commit?: number; readSince?: number; commitDelayMs?: number }) {

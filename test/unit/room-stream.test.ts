@@ -6,7 +6,9 @@ import { defaultLimits } from '../../src/domain/limits.js';
 import type { RoomEvents, RoomEventsListener } from '../../src/ports/room-events.js';
 import { PresenceTracker } from '../../src/services/presence.js';
 import { RoomService } from '../../src/services/room-service.js';
-import { openRoomStream, type StreamFailure } from '../../src/services/room-stream.js';
+import { type RoomStreamDeps, type RoomStreamRequest, RoomStreamSource, type StreamFailure } from '../../src/services/room-stream.js';
+
+const openRoomStream = (deps: RoomStreamDeps, request: RoomStreamRequest) => new RoomStreamSource(deps, request)[Symbol.asyncIterator]();
 
 /** Delivers batches like the real bus, except those `drop` refuses; `resync()` plays a reconnect. */
 class LossyEvents implements RoomEvents {

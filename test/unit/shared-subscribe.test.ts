@@ -1,5 +1,4 @@
 /** One execution and one JSON per event and document, however many subscribers share them. */
-import { Repeater } from '@repeaterjs/repeater';
 import { type ExecutionResult, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import type { RoomEvent } from '../../src/domain/events.js';
@@ -26,10 +25,11 @@ function context(events: RoomEvent[]): GraphQLContext {
     rooms: undefined as never,
     rateLimit: async () => undefined,
     presence: undefined as never,
-    openStream: () => new Repeater<RoomEvent>(async (push, stop) => {
-      for (const e of events) await push(e);
-      await stop;
-    }) as never,
+    openStream: () =>
+      (async function* () {
+        yield* events;
+        await new Promise(() => undefined); // then nothing more, like a quiet room
+      })() as never,
   };
 }
 
@@ -69,5 +69,27 @@ describe('sharedSubscribe', () => {
   it('returns the root field errors as a result, with nothing to share', async () => {
     const result = await sharedSubscribe({ schema, document, variableValues: { tx: 'bad id', field: 'x' }, contextValue: context([]) }, identity);
     expect((result as ExecutionResult).errors?.[0]?.message).toMatch(/transactionId must be/);
+  });
+
+  it('writes events straight into graphql-ws next messages when the source can push and the socket is known', async () => {
+    const sent: string[] = [];
+    const socket = { readyState: 1, bufferedAmount: 0, send: (data: string) => void sent.push(data), close: () => undefined };
+    let sink: { event(e: unknown): void; fail(e: unknown): void } | undefined;
+    let closed = 0;
+    const pushSource = { start: (s: typeof sink) => ((sink = s), { close: () => void closed++ }), [Symbol.asyncIterator]: () => undefined as never };
+    const ctx = { ...context([]), openStream: () => pushSource as never };
+    const iterator = (await sharedSubscribe({ schema, document, variableValues: { tx: 'tx', field: 'price' }, contextValue: ctx }, identity, { socket, id: 'op-1' })) as AsyncIterableIterator<SharedResult>;
+    sink!.event(event);
+    sink!.event(event);
+    expect(sent).toEqual([
+      '{"id":"op-1","type":"next","payload":{"data":{"conflictRoomEvents":{"version":3,"selection":{"field":"price","value":"45000"},"userId":"alice"}}}}',
+      '{"id":"op-1","type":"next","payload":{"data":{"conflictRoomEvents":{"version":3,"selection":{"field":"price","value":"45000"},"userId":"alice"}}}}',
+    ]);
+    expect(JSON.parse(sent[0]!)).toMatchObject({ id: 'op-1', type: 'next' });
+    // graphql-ws's iterator ends when the client completes: that closes the stream.
+    const pending = iterator.next();
+    await iterator.return?.();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    expect(closed).toBe(1);
   });
 });
