@@ -1,8 +1,8 @@
 /**
  * Live fan-out across instances through graphql-redis-subscriptions on a dedicated subscriber connection.
- * One Redis channel subscription per room per instance, whatever the number of local subscribers
- * (RedisPubSub counts references); each message is parsed once per instance and handed to every local
- * listener. The batches are published by the commit script, not here.
+ * One RedisPubSub subscription per room per instance, whatever the number of local subscribers; each
+ * message is parsed once per instance and handed to every local listener in one loop. The batches are
+ * published by the commit script, not here.
  */
 import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Cluster, Redis } from 'ioredis';
@@ -21,9 +21,17 @@ export interface RedisEventsOptions {
   subscribeTimeoutMs: number;
 }
 
+interface LocalRoom {
+  listeners: Set<RoomEventsListener>;
+  /** RedisPubSub's subscription id, once Redis confirmed the SUBSCRIBE. */
+  confirmed: Promise<number>;
+}
+
 export class RedisRoomEvents implements RoomEvents {
   private readonly pubsub: RedisPubSub;
+  /** Every confirmed listener, for resyncs. */
   private readonly listeners = new Set<RoomEventsListener>();
+  private readonly rooms = new Map<string, LocalRoom>();
   /** Set when the subscriber connection closes, whether or not it had been ready when we started. */
   private lost = false;
 
@@ -59,31 +67,53 @@ export class RedisRoomEvents implements RoomEvents {
   }
 
   async subscribe(transactionId: string, listener: RoomEventsListener): Promise<() => void> {
-    const subscription = this.pubsub.subscribe(this.options.keys.channel(transactionId), (batch: EventBatch) =>
-      listener.onBatch(batch),
-    );
+    let room = this.rooms.get(transactionId);
+    if (!room) this.rooms.set(transactionId, (room = this.openRoom(transactionId)));
+    room.listeners.add(listener);
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      room.listeners.delete(listener);
+      this.listeners.delete(listener);
+      if (room.listeners.size > 0) return;
+      // The last local listener of the room: release its channel.
+      if (this.rooms.get(transactionId) === room) this.rooms.delete(transactionId);
+      room.confirmed.then((id) => this.pubsub.unsubscribe(id), () => undefined);
+    };
+    try {
+      await this.withTimeout(room.confirmed);
+    } catch (error) {
+      end();
+      throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(error);
+    }
+    this.listeners.add(listener);
+    return end;
+  }
+
+  /** One RedisPubSub subscription per room: each batch is handed to the room's local listeners in one loop. */
+  private openRoom(transactionId: string): LocalRoom {
+    const listeners = new Set<RoomEventsListener>();
+    const confirmed = this.pubsub.subscribe(this.options.keys.channel(transactionId), (batch: EventBatch) => {
+      for (const listener of listeners) listener.onBatch(batch);
+    });
+    confirmed.catch(() => {
+      // A failed SUBSCRIBE: the next subscriber of the room starts over.
+      if (this.rooms.get(transactionId)?.confirmed === confirmed) this.rooms.delete(transactionId);
+    });
+    return { listeners, confirmed };
+  }
+
+  private async withTimeout<T>(promise: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new StoreUnavailableError('subscribe timed out')), this.options.subscribeTimeoutMs);
     });
-    let id: number;
     try {
-      id = await Promise.race([subscription, timeout]);
-    } catch (error) {
-      // A subscription confirmed after we gave up must still be released.
-      subscription.then((late) => this.pubsub.unsubscribe(late), () => undefined);
-      throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(error);
+      return await Promise.race([promise, timeout]);
     } finally {
       clearTimeout(timer);
     }
-    this.listeners.add(listener);
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      this.listeners.delete(listener);
-      this.pubsub.unsubscribe(id);
-    };
   }
 
   async close(): Promise<void> {
