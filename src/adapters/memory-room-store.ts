@@ -75,6 +75,12 @@ export class MemoryRoomStore implements RoomStore {
     return this.stored(transactionId, request);
   }
 
+  async loadIfChanged(transactionId: string, revision: number, epoch: string): Promise<StoredRoom | null> {
+    const entry = this.live(transactionId);
+    if (entry && entry.revision === revision && entry.room.epoch === epoch) return null;
+    return this.stored(transactionId);
+  }
+
   async commit(commit: RoomCommit): Promise<CommitResult> {
     const { transactionId, request } = commit;
     if (request && this.requestDone(transactionId, request)) {

@@ -9,7 +9,7 @@ import { emptyRoom, type RoomState } from '../domain/room.js';
 import { DomainError, StoreUnavailableError } from '../errors.js';
 import type { CommitResult, LogRead, RequestKey, RoomCommit, RoomStore, StoredRoom } from '../ports/room-store.js';
 import type { RedisKeys } from './redis-keys.js';
-import { commitScript, loadScript, readSinceScript } from './redis-scripts.js';
+import { commitScript, loadIfChangedScript, loadScript, readSinceScript } from './redis-scripts.js';
 
 export interface RedisStoreOptions {
   /** The command connection (never the subscriber). Built with `enableOfflineQueue: false` and a `commandTimeout`, so an unreachable Redis fails fast. */
@@ -31,6 +31,7 @@ interface ScriptedClient {
   crLoad(room: string, request: string, hasRequest: string): Promise<Reply>;
   crCommit(...keysAndArgs: Array<string | number>): Promise<Reply>;
   crReadSince(room: string, log: string, afterVersion: number, epoch: string): Promise<Reply>;
+  crLoadIfChanged(room: string, revision: number, epoch: string): Promise<Reply>;
 }
 
 // Replies that mean "not now" rather than "your script is wrong".
@@ -45,6 +46,7 @@ export class RedisRoomStore implements RoomStore {
     client.defineCommand('crLoad', { numberOfKeys: 2, lua: loadScript });
     client.defineCommand('crCommit', { numberOfKeys: 3, lua: commitScript });
     client.defineCommand('crReadSince', { numberOfKeys: 2, lua: readSinceScript });
+    client.defineCommand('crLoadIfChanged', { numberOfKeys: 1, lua: loadIfChangedScript });
     this.scripts = client as unknown as ScriptedClient;
     this.newEpoch = options.newEpoch ?? (() => randomUUID());
     client.on('ready', () => void this.measureClock());
@@ -77,6 +79,12 @@ export class RedisRoomStore implements RoomStore {
       this.scripts.crLoad(keys.room(transactionId), this.requestKey(transactionId, request), request ? '1' : '0'),
     );
     return { ...this.toStored(transactionId, (state as string | null) ?? null, rev ?? 0), requestDone: done === 1 };
+  }
+
+  async loadIfChanged(transactionId: string, revision: number, epoch: string): Promise<StoredRoom | null> {
+    const reply = await this.call(() => this.scripts.crLoadIfChanged(this.options.keys.room(transactionId), revision, epoch));
+    if (reply[0] === 'same') return null;
+    return { ...this.toStored(transactionId, (reply[0] as string | null) ?? null, reply[1] ?? 0), requestDone: false };
   }
 
   async commit(commit: RoomCommit): Promise<CommitResult> {

@@ -13,6 +13,13 @@ if ARGV[1] == '1' then done = redis.call('EXISTS', KEYS[2]) end
 return {room[1], room[2], done}
 `;
 
+/** KEYS: room. ARGV: revision, epoch. Returns ['same'] | [state|nil, rev|nil]. */
+export const loadIfChangedScript = `
+local room = redis.call('HMGET', KEYS[1], 'rev', 'epoch')
+if room[1] == ARGV[1] and room[2] == ARGV[2] then return {'same'} end
+return {redis.call('HGET', KEYS[1], 'state'), room[1]}
+`;
+
 /**
  * KEYS: room, log, request.
  * ARGV: baseRev, state ('' = unchanged), version, epoch, ttlSeconds, logLength, channel, batch ('' = none),

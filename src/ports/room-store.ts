@@ -52,6 +52,11 @@ export type LogRead =
 export interface RoomStore {
   /** The room as stored now; a room never written (or expired) comes back empty with a new epoch. */
   load(transactionId: string, request?: RequestKey): Promise<StoredRoom>;
+  /**
+   * The room as stored now, or null when it is still at `revision` in `epoch` (the caller has it):
+   * a sync of an unchanged room moves no state.
+   */
+  loadIfChanged(transactionId: string, revision: number, epoch: string): Promise<StoredRoom | null>;
   commit(commit: RoomCommit): Promise<CommitResult>;
   /**
    * The events after `afterVersion` from the log. `epoch`, when given and `afterVersion > 0`, must be the

@@ -25,6 +25,9 @@ export interface RoomServiceOptions {
   now?: () => Date;
 }
 
+/** A room this instance saw last, with its view made at most once. */
+type CachedRoom = StoredRoom & { view?: RoomView };
+
 export interface ExecuteOptions {
   requestId?: string;
   /** False for what the server does on the user's behalf (presence). Default true. */
@@ -32,7 +35,7 @@ export interface ExecuteOptions {
 }
 
 export class RoomService {
-  private readonly cache = new Map<string, StoredRoom>();
+  private readonly cache = new Map<string, CachedRoom>();
   /** Commands of one room run one after another on this instance: concurrent ones would only conflict. */
   private readonly tails = new Map<string, Promise<unknown>>();
   /** When a command of the room last found the store unavailable: those queued before then fail at once. */
@@ -40,10 +43,26 @@ export class RoomService {
 
   constructor(private readonly options: RoomServiceOptions) {}
 
-  /** The room as stored now (never the cache: this is how clients sync). */
+  /**
+   * The room as stored now: this is how clients sync, so the store is always asked, but when the room
+   * is still the one this instance has, no state moves and the view already made is returned again.
+   */
   async room(transactionId: string): Promise<RoomView> {
+    const cached = this.cache.get(transactionId);
+    if (cached && cached.revision > 0) {
+      const changed = await this.options.store.loadIfChanged(transactionId, cached.revision, cached.room.epoch);
+      if (!changed) return this.viewOf(cached);
+      this.remember(transactionId, changed);
+      return this.viewOf(this.cache.get(transactionId)!);
+    }
     const stored = await this.options.store.load(transactionId);
-    return roomView(stored.room);
+    if (stored.revision === 0) return roomView(stored.room);
+    this.remember(transactionId, stored);
+    return this.viewOf(this.cache.get(transactionId)!);
+  }
+
+  private viewOf(entry: CachedRoom): RoomView {
+    return (entry.view ??= roomView(entry.room));
   }
 
   /** Runs the user's command; resolves to the room right after it (or as it is, when it changed nothing). */
@@ -60,7 +79,7 @@ export class RoomService {
     request: RequestKey | undefined,
   ): Promise<RoomView> {
     const { store, limits, instanceId, maxAttempts = 50 } = this.options;
-    let stored = this.cache.get(transactionId);
+    let stored: StoredRoom | undefined = this.cache.get(transactionId);
     let fresh = false;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       if (!stored) {

@@ -202,6 +202,20 @@ export function roomStoreContract(name: string, makeAdapters: () => Promise<Cont
       });
     });
 
+    describe('loadIfChanged', () => {
+      it('answers null while the room is at the revision and epoch the caller has, else the room', async () => {
+        const room = await RoomDriver.open(store, 'tx-cond');
+        await room.join('u1', 'Ann');
+        expect(await store.loadIfChanged('tx-cond', 1, room.room.epoch)).toBeNull();
+        await room.select('u1', 'price', '1');
+        expect(await store.loadIfChanged('tx-cond', 1, room.room.epoch)).toEqual({ room: room.room, revision: 2, requestDone: false });
+        // The same revision in another history is another room.
+        expect(await store.loadIfChanged('tx-cond', 2, 'another-epoch')).toEqual({ room: room.room, revision: 2, requestDone: false });
+        const untouched = await store.loadIfChanged('tx-cond-none', 1, 'e');
+        expect(untouched).toMatchObject({ revision: 0, room: { version: 0, selections: [] } });
+      });
+    });
+
     describe('compare-and-set', () => {
       it('answers a commit on a stale revision with conflict and the current room, and writes nothing', async () => {
         const room = await RoomDriver.open(store, 'tx-cas');

@@ -17,6 +17,7 @@ function flakyStore(down: { commit?: number; readSince?: number; commitDelayMs?:
   const calls = { commit: 0, readSince: 0 };
   const flaky: RoomStore = {
     load: (...args) => store.load(...args),
+    loadIfChanged: (...args) => store.loadIfChanged(...args),
     close: () => store.close(),
     async commit(commit) {
       calls.commit++;
