@@ -5,6 +5,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { useGraphQlJit } from '@envelop/graphql-jit';
+import { getOperationAST } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { createAdapters } from './adapters/index.js';
 import { devAuthenticator } from './auth/identity.js';
@@ -68,7 +70,12 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       headers: JSON.stringify({ 'x-user-id': 'alice', 'x-user-name': 'Alice' }, null, 2),
     },
     maskedErrors: { maskError },
-    plugins: [useContractErrorCodes()],
+    // Queries run compiled (graphql-jit): a whole-room sync resolves hundreds of fields.
+    // Subscription events are executed once per event and document (src/transport/shared-subscribe.ts).
+    plugins: [
+      useContractErrorCodes(),
+      useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query' }),
+    ],
     logging: {
       debug: (...args: unknown[]) => logger.debug(args),
       info: (...args: unknown[]) => logger.info(args),
