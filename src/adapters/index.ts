@@ -36,6 +36,8 @@ export async function createAdapters(config: Config, logger: Logger): Promise<Ad
     commandTimeout: config.redis.timeoutMs,
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
+    // Commands issued in the same tick (many rooms writing at once) share one socket write.
+    enableAutoPipelining: true,
   });
   // The subscriber queues (un)subscribes while away and re-subscribes its channels when back.
   const subscriber = new Redis(config.redis.url, { ...common, maxRetriesPerRequest: null });

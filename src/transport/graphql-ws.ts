@@ -7,7 +7,7 @@
 import type { Server } from 'node:http';
 import { type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { withContractCode } from './mask-error.js';
 import { type DirectSocket, type MaskErrors, SharedResult, sharedSubscribe } from './shared-subscribe.js';
@@ -46,6 +46,24 @@ function splice(data: string): string {
   return at < 0 ? data : data.slice(0, at) + json + data.slice(at + placeholderJson.length);
 }
 
+/**
+ * The messages a socket sends in one tick leave in one write: a mutation's `next` and `complete`, or
+ * the events of one batch. The kernel's write per message is the largest cost of a delivery.
+ */
+const corked = new Set<WebSocket>();
+function cork(socket: WebSocket): void {
+  if (corked.has(socket)) return;
+  const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+  if (!raw) return;
+  raw.cork();
+  corked.add(socket);
+  if (corked.size === 1) process.nextTick(uncorkAll);
+}
+function uncorkAll(): void {
+  for (const socket of corked) (socket as unknown as { _socket?: { uncork(): void } })._socket?.uncork();
+  corked.clear();
+}
+
 /** Returns a function that closes every socket and the WebSocket server. */
 export function attachGraphQLWs(
   httpServer: Server,
@@ -55,11 +73,17 @@ export function attachGraphQLWs(
   maskError: (error: unknown, message: string) => Error,
 ): () => Promise<void> {
   const wsServer = new WebSocketServer({ server: httpServer, path });
-  // Registered before graphql-ws's own handler: every message of the socket passes through splice.
+  // Registered before graphql-ws's own handler: every message of the socket passes through here.
   wsServer.on('connection', (socket) => {
-    const send = socket.send.bind(socket);
-    socket.send = ((data: unknown, ...rest: unknown[]) =>
-      (send as (...a: unknown[]) => void)(typeof data === 'string' ? splice(data) : data, ...rest)) as typeof socket.send;
+    const send = socket.send.bind(socket) as (data: unknown, callback?: (error?: Error) => void) => void;
+    socket.send = ((data: unknown, ...rest: unknown[]) => {
+      cork(socket);
+      const callback = rest.find((r): r is (error?: Error) => void => typeof r === 'function');
+      send(typeof data === 'string' ? splice(data) : data);
+      // Written at the end of the tick with the socket's other messages; a socket that fails is
+      // closed and cleaned up by its close handler, so there is nothing to report here.
+      if (callback) queueMicrotask(() => callback());
+    }) as typeof socket.send;
   });
   const maskErrors: MaskErrors = (result: ExecutionResult) =>
     result.errors ? { ...result, errors: result.errors.map((e) => maskError(e, 'Unexpected error.') as GraphQLError) } : result;
