@@ -44,6 +44,8 @@ export interface DirectSocket {
   socket: { send(data: string): void; readonly readyState: number; readonly bufferedAmount: number; close(code?: number, reason?: string): void };
   /** The graphql-ws operation id. */
   id: string;
+  /** Writes to the socket at once (the socket's own send may gather messages). Default: socket.send. */
+  send?: ((data: string) => void) | undefined;
 }
 const OPEN = 1;
 /** Bytes queued on one socket before its subscription is ended as too slow (the client can resume). */
@@ -136,6 +138,7 @@ export async function sharedSubscribe(
  */
 function writeDirectly(source: PushSource, direct: DirectSocket, key: string, args: ExecutionArgs, maskErrors: MaskErrors): AsyncIterableIterator<SharedResult> {
   const { socket } = direct;
+  const send = direct.send ?? ((data: string) => socket.send(data));
   const prefix = `{"id":${JSON.stringify(direct.id)},"type":"next","payload":`;
   let finish!: () => void;
   const finished = new Promise<IteratorResult<SharedResult>>((resolve) => (finish = () => resolve({ done: true, value: undefined })));
@@ -147,7 +150,7 @@ function writeDirectly(source: PushSource, direct: DirectSocket, key: string, ar
       finish();
       return false;
     }
-    socket.send(prefix + sharedResult(event, key, args, maskErrors).json + '}');
+    send(prefix + sharedResult(event, key, args, maskErrors).json + '}');
     return true;
   };
   const stream = source.start({
