@@ -51,7 +51,7 @@ function splice(data: string): string {
  * the events of one batch. The kernel's write per message is the largest cost of a delivery.
  */
 const corked = new Set<WebSocket>();
-const uncorkedSend = new WeakMap<WebSocket, (data: string) => void>();
+const uncorkedSend = new WeakMap<WebSocket, (data: Buffer) => void>();
 function cork(socket: WebSocket): void {
   if (corked.has(socket)) return;
   const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
@@ -76,9 +76,10 @@ export function attachGraphQLWs(
   const wsServer = new WebSocketServer({ server: httpServer, path });
   // Registered before graphql-ws's own handler: every message of the socket passes through here.
   wsServer.on('connection', (socket) => {
-    const send = socket.send.bind(socket) as (data: unknown, callback?: (error?: Error) => void) => void;
+    const original = socket.send.bind(socket);
+    const send = original as unknown as (data: unknown, callback?: (error?: Error) => void) => void;
     // Fan-out writes one message per socket and event: nothing to gather, so they skip the corking.
-    uncorkedSend.set(socket, send);
+    uncorkedSend.set(socket, (data: Buffer) => original(data, { binary: false }));
     socket.send = ((data: unknown, ...rest: unknown[]) => {
       cork(socket);
       const callback = rest.find((r): r is (error?: Error) => void => typeof r === 'function');
@@ -120,7 +121,7 @@ export function attachGraphQLWs(
           document,
           variableValues: payload.variables ?? null,
           contextValue: await contextFactory(),
-          rootValue: { execute, direct: { socket: ctx.extra.socket, id, send: uncorkedSend.get(ctx.extra.socket) } } satisfies EnvelopedRoot,
+          rootValue: { execute, direct: { socket: ctx.extra.socket as DirectSocket['socket'], id, send: uncorkedSend.get(ctx.extra.socket) } } satisfies EnvelopedRoot,
         };
         return args;
       },

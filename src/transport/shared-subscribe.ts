@@ -25,9 +25,14 @@ import {
 /** A result whose JSON is computed once and shared by every socket that sends it. */
 export class SharedResult {
   private serialized: string | undefined;
+  private encoded: Buffer | undefined;
   constructor(readonly result: ExecutionResult) {}
   get json(): string {
     return (this.serialized ??= JSON.stringify(this.result));
+  }
+  /** The JSON as UTF-8, encoded once for every socket. */
+  get bytes(): Buffer {
+    return (this.encoded ??= Buffer.from(this.json));
   }
 }
 
@@ -41,13 +46,14 @@ const isPushSource = (value: unknown): value is PushSource => typeof (value as P
 
 /** Where a graphql-ws subscription's messages can be written directly. */
 export interface DirectSocket {
-  socket: { send(data: string): void; readonly readyState: number; readonly bufferedAmount: number; close(code?: number, reason?: string): void };
+  socket: { send(data: Buffer, options?: { binary: boolean }): void; readonly readyState: number; readonly bufferedAmount: number; close(code?: number, reason?: string): void };
   /** The graphql-ws operation id. */
   id: string;
   /** Writes to the socket at once (the socket's own send may gather messages). Default: socket.send. */
-  send?: ((data: string) => void) | undefined;
+  send?: ((data: Buffer) => void) | undefined;
 }
 const OPEN = 1;
+const closingBrace = Buffer.from('}');
 /** Bytes queued on one socket before its subscription is ended as too slow (the client can resume). */
 const maxBufferedBytes = 8 * 1024 * 1024;
 
@@ -138,8 +144,9 @@ export async function sharedSubscribe(
  */
 function writeDirectly(source: PushSource, direct: DirectSocket, key: string, args: ExecutionArgs, maskErrors: MaskErrors): AsyncIterableIterator<SharedResult> {
   const { socket } = direct;
-  const send = direct.send ?? ((data: string) => socket.send(data));
-  const prefix = `{"id":${JSON.stringify(direct.id)},"type":"next","payload":`;
+  const send = direct.send ?? ((data: Buffer) => socket.send(data));
+  // The message around the shared payload, encoded once per subscription.
+  const prefix = Buffer.from(`{"id":${JSON.stringify(direct.id)},"type":"next","payload":`);
   let finish!: () => void;
   const finished = new Promise<IteratorResult<SharedResult>>((resolve) => (finish = () => resolve({ done: true, value: undefined })));
   const write = (event: unknown): boolean => {
@@ -150,7 +157,8 @@ function writeDirectly(source: PushSource, direct: DirectSocket, key: string, ar
       finish();
       return false;
     }
-    send(prefix + sharedResult(event, key, args, maskErrors).json + '}');
+    const payload = sharedResult(event, key, args, maskErrors).bytes;
+    send(Buffer.concat([prefix, payload, closingBrace], prefix.length + payload.length + 1));
     return true;
   };
   const stream = source.start({

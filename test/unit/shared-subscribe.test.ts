@@ -73,7 +73,7 @@ describe('sharedSubscribe', () => {
 
   it('writes events straight into graphql-ws next messages when the source can push and the socket is known', async () => {
     const sent: string[] = [];
-    const socket = { readyState: 1, bufferedAmount: 0, send: (data: string) => void sent.push(data), close: () => undefined };
+    const socket = { readyState: 1, bufferedAmount: 0, send: (data: Buffer) => void sent.push(data.toString()), close: () => undefined };
     let sink: { event(e: unknown): void; fail(e: unknown): void } | undefined;
     let closed = 0;
     const pushSource = { start: (s: typeof sink) => ((sink = s), { close: () => void closed++ }), [Symbol.asyncIterator]: () => undefined as never };
