@@ -74,6 +74,7 @@ export function attachGraphQLWs(
   maskError: (error: unknown, message: string) => Error,
 ): () => Promise<void> {
   const wsServer = new WebSocketServer({ server: httpServer, path });
+  const envelopedByConnection = new WeakMap<object, ReturnType<typeof yoga.getEnveloped>>();
   // Registered before graphql-ws's own handler: every message of the socket passes through here.
   wsServer.on('connection', (socket) => {
     const original = socket.send.bind(socket);
@@ -100,12 +101,14 @@ export function attachGraphQLWs(
         (result as unknown) instanceof SharedResult ? (new RawPayload((result as unknown as SharedResult).json) as never) : undefined,
       jsonMessageReplacer: replacer,
       onSubscribe: async (ctx, id, payload) => {
-        const { schema, execute, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-        });
+        // One envelop orchestration per connection, not per operation: the context the plugins see is
+        // the connection's (its identity comes from connectionParams, fixed at connection_init).
+        let enveloped = envelopedByConnection.get(ctx);
+        if (!enveloped) {
+          enveloped = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params: payload });
+          envelopedByConnection.set(ctx, enveloped);
+        }
+        const { schema, execute, contextFactory, parse, validate } = enveloped;
         let document;
         try {
           document = parse(payload.query);
