@@ -77,7 +77,8 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query' }),
     ],
     logging: {
-      debug: (...args: unknown[]) => logger.debug(args),
+      // Yoga logs at debug level several times per request: skip building the arguments unless wanted.
+      debug: logger.isLevelEnabled('debug') ? (...args: unknown[]) => logger.debug(args) : () => undefined,
       info: (...args: unknown[]) => logger.info(args),
       warn: (...args: unknown[]) => logger.warn(args),
       // Yoga logs every error it rewrites; the ones with a code are the client's business.
