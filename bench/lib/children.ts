@@ -93,7 +93,9 @@ function httpStatus(port: number, path: string, headers: Record<string, string>)
 }
 
 export async function startServer(launch: ServerLaunch, timeoutMs = 30_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...(launch.nodeFlags ?? []), '--import', 'tsx', launch.script], {
+  // BENCH_NODE_FLAGS: node flags given to every target alike (e.g. GC tuning), so comparisons stay fair.
+  const common = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...common, ...(launch.nodeFlags ?? []), '--import', 'tsx', launch.script], {
     cwd: repoRoot,
     env: { ...process.env, ...launch.env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
