@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { getOperationAST } from 'graphql';
+import { getOperationAST, Kind } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { createAdapters } from './adapters/index.js';
 import { devAuthenticator } from './auth/identity.js';
@@ -74,7 +74,16 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
     // Subscription events are executed once per event and document (src/transport/shared-subscribe.ts).
     plugins: [
       useContractErrorCodes(),
-      useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query' }),
+      // Only documents holding one operation, a query: the plugin caches compiled queries by document,
+      // not by operation name.
+      useGraphQlJit(
+        {},
+        {
+          enableIf: (args) =>
+            args.document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length === 1 &&
+            getOperationAST(args.document)?.operation === 'query',
+        },
+      ),
     ],
     logging: {
       // Yoga logs at debug level several times per request: skip building the arguments unless wanted.

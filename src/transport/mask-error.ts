@@ -11,7 +11,8 @@ const contractCodes = new Set<unknown>(Object.values(ErrorCode));
 
 /** graphql's own errors are the client's to fix: the contract has one code for those. */
 export function withContractCode(error: GraphQLError): GraphQLError {
-  const reason = error.extensions['code'];
+  // graphql-jit's errors may have no extensions at all.
+  const reason = error.extensions?.['code'];
   if (contractCodes.has(reason)) return error;
   if (reason !== undefined && reason !== 'GRAPHQL_VALIDATION_FAILED' && reason !== 'GRAPHQL_PARSE_FAILED') return error;
   return new GraphQLError(error.message, {
@@ -19,7 +20,7 @@ export function withContractCode(error: GraphQLError): GraphQLError {
     ...(error.source ? { source: error.source } : {}),
     ...(error.positions ? { positions: error.positions } : {}),
     ...(error.path ? { path: error.path } : {}),
-    extensions: { ...error.extensions, code: ErrorCode.BadUserInput, ...(reason ? { reason } : {}) },
+    extensions: { ...(error.extensions ?? {}), code: ErrorCode.BadUserInput, ...(reason ? { reason } : {}) },
   });
 }
 

@@ -17,6 +17,7 @@ import {
   GraphQLError,
   Kind,
   type OperationDefinitionNode,
+  type SelectionNode,
   createSourceEventStream,
   execute,
   visit,
@@ -60,24 +61,45 @@ const maxBufferedBytes = 8 * 1024 * 1024;
 const documentIds = new WeakMap<DocumentNode, { id: number; inner: Map<string | null, string[]> }>();
 let nextDocumentId = 0;
 
-/** Names of the variables used below the root fields of the operation (in fragments too). */
+/**
+ * Names of the variables whose values can change an event's result: every variable the document uses,
+ * except those used only as arguments of the root fields (afterVersion, say, only chooses which events
+ * arrive). Root fields are found through root inline fragments and fragment spreads too.
+ */
 function innerVariables(document: DocumentNode, operationName: string | null | undefined): string[] {
   const operation = document.definitions.find(
     (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName),
   );
-  const names = new Set<string>();
-  const collect = (node: Parameters<typeof visit>[0]) =>
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const uses = new Map<string, number>();
+  const count = (node: Parameters<typeof visit>[0], into: Map<string, number>) =>
     visit(node, {
       Variable: (v) => {
-        names.add(v.name.value);
+        into.set(v.name.value, (into.get(v.name.value) ?? 0) + 1);
       },
     });
-  for (const selection of operation?.selectionSet.selections ?? []) {
-    if (selection.kind === Kind.FIELD && selection.selectionSet) collect(selection.selectionSet);
-  }
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) collect(d as FragmentDefinitionNode);
-  return [...names].sort();
+  if (operation) count(operation.selectionSet, uses);
+  for (const fragment of fragments.values()) count(fragment, uses);
+  // Uses as root field arguments, found through the root level's fragments.
+  const rootArgumentUses = new Map<string, number>();
+  const seen = new Set<string>();
+  const walkRoot = (selections: readonly SelectionNode[]) => {
+    for (const selection of selections) {
+      if (selection.kind === Kind.FIELD) for (const argument of selection.arguments ?? []) count(argument, rootArgumentUses);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) walkRoot(selection.selectionSet.selections);
+      else if (!seen.has(selection.name.value)) {
+        seen.add(selection.name.value);
+        walkRoot(fragments.get(selection.name.value)?.selectionSet.selections ?? []);
+      }
+    }
+  };
+  walkRoot(operation?.selectionSet.selections ?? []);
+  return [...uses.keys()].filter((name) => uses.get(name) !== rootArgumentUses.get(name)).sort();
 }
+
+/** Stands for a variable the client left out (its default applies), unlike an explicit null. */
+const omitted = '\u0000omitted';
 
 function resultKey(args: ExecutionArgs): string {
   let entry = documentIds.get(args.document);
@@ -85,7 +107,7 @@ function resultKey(args: ExecutionArgs): string {
   const operationName = args.operationName ?? null;
   let names = entry.inner.get(operationName);
   if (!names) entry.inner.set(operationName, (names = innerVariables(args.document, operationName)));
-  const values = names.length === 0 ? '' : JSON.stringify(names.map((n) => args.variableValues?.[n] ?? null));
+  const values = names.length === 0 ? '' : JSON.stringify(names.map((n) => (args.variableValues && n in args.variableValues ? args.variableValues[n] : omitted)));
   return `${entry.id}\u0000${operationName ?? ''}\u0000${values}`;
 }
 

@@ -151,8 +151,28 @@ describe('errors', () => {
     expect(overflow.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
     const unknown = await post(server.url, alice, '{ nope }');
     expect(unknown.errors?.map((e) => [e.extensions?.code, e.extensions?.reason])).toEqual([['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED']]);
+    const badVariable = await post(server.url, alice, ROOM_QUERY, { tx: { not: 'an id' } });
+    expect(badVariable.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    const missing = await post(server.url, alice, ROOM_QUERY, {});
+    expect(missing.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
     const syntax = await post(server.url, alice, '{ conflictRoom(');
     expect(syntax.errors?.map((e) => [e.extensions?.code, e.extensions?.reason])).toEqual([['BAD_USER_INPUT', 'GRAPHQL_PARSE_FAILED']]);
+  });
+
+  it('a document with two queries runs the one named, each time', async () => {
+    await roomWith('codes-4', alice);
+    const document = 'query A { conflictRoom(transactionId: "codes-4") { version } } query B { conflictRoom(transactionId: "codes-4") { status } }';
+    const run = async (operationName: string) => {
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-user-id': 'alice' },
+        body: JSON.stringify({ query: document, operationName }),
+      });
+      return (await response.json()) as unknown;
+    };
+    expect(await run('A')).toEqual({ data: { conflictRoom: { version: 1 } } });
+    expect(await run('B')).toEqual({ data: { conflictRoom: { status: 'OPEN' } } });
+    expect(await run('A')).toEqual({ data: { conflictRoom: { version: 1 } } });
   });
 
   it('a name header with a control character does not block joining: the user id stands in', async () => {

@@ -92,4 +92,24 @@ describe('sharedSubscribe', () => {
     expect(await pending).toEqual({ done: true, value: undefined });
     expect(closed).toBe(1);
   });
+
+  it('keys on variables used below the root field even through root fragments, and tells omitted from null', async () => {
+    const inFragments = parse(`subscription($tx: ID!, $after: Int, $field: String = "price") {
+      ... on Subscription { ...Root }
+    }
+    fragment Root on Subscription { conflictRoomEvents(transactionId: $tx, afterVersion: $after) { version ... on RoomSnapshot { room { selection(field: $field) { value } } } } }`);
+    const ctx = context([event]);
+    const firstOf = async (variables: Record<string, unknown>) => {
+      const stream = (await sharedSubscribe({ schema, document: inFragments, variableValues: variables, contextValue: ctx }, identity)) as AsyncIterableIterator<SharedResult>;
+      const { value } = await stream.next();
+      await stream.return?.();
+      return value as SharedResult;
+    };
+    const price = await firstOf({ tx: 'tx', after: 1, field: 'price' });
+    expect(await firstOf({ tx: 'tx', after: 2, field: 'price' })).toBe(price);
+    expect(await firstOf({ tx: 'tx', after: 1, field: 'qty' })).not.toBe(price);
+    const omitted = await firstOf({ tx: 'tx', after: 1 });
+    const explicitNull = await firstOf({ tx: 'tx', after: 1, field: null });
+    expect(explicitNull).not.toBe(omitted);
+  });
 });
