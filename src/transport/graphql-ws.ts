@@ -2,7 +2,7 @@
  * graphql-ws on the HTTP server's /graphql path (subprotocol graphql-transport-ws). Every operation goes
  * through yoga.getEnveloped, so WebSocket operations share HTTP's plugins, context and parse/validate
  * caches. Subscriptions run through sharedSubscribe: one execution and one JSON per event and document,
- * spliced into each socket's message (see SharedResult).
+ * written straight into each socket's `next` messages.
  */
 import type { Server } from 'node:http';
 import { type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql';
@@ -16,34 +16,6 @@ interface EnvelopedRoot {
   execute(args: ExecutionArgs): unknown;
   /** For subscriptions: the socket and operation id their events can be written to directly. */
   direct: DirectSocket;
-}
-
-/** Stands for a SharedResult's JSON in graphql-ws's message until the socket's send splices it in. */
-class RawPayload {
-  constructor(readonly json: string) {}
-}
-const placeholder = '\u0000';
-const placeholderJson = JSON.stringify(placeholder);
-// graphql-ws stringifies a message and hands it to the socket in one synchronous step, so one slot
-// carries the JSON from the replacer to the send that follows it.
-let pendingPayload: string | undefined;
-
-function replacer(key: string, value: unknown): unknown {
-  if (key === '') pendingPayload = undefined;
-  if (key === 'payload' && value instanceof RawPayload) {
-    pendingPayload = value.json;
-    return placeholder;
-  }
-  return value;
-}
-
-function splice(data: string): string {
-  const json = pendingPayload;
-  if (json === undefined) return data;
-  pendingPayload = undefined;
-  // The payload is the message's last member; an id could hold the placeholder too, never after it.
-  const at = data.lastIndexOf(placeholderJson);
-  return at < 0 ? data : data.slice(0, at) + json + data.slice(at + placeholderJson.length);
 }
 
 /**
@@ -84,7 +56,7 @@ export function attachGraphQLWs(
     socket.send = ((data: unknown, ...rest: unknown[]) => {
       cork(socket);
       const callback = rest.find((r): r is (error?: Error) => void => typeof r === 'function');
-      send(typeof data === 'string' ? splice(data) : data);
+      send(data);
       // Written at the end of the tick with the socket's other messages; a socket that fails is
       // closed and cleaned up by its close handler, so there is nothing to report here.
       if (callback) queueMicrotask(() => callback());
@@ -97,9 +69,10 @@ export function attachGraphQLWs(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => sharedSubscribe({ ...args, rootValue: undefined }, maskErrors, (args.rootValue as EnvelopedRoot).direct) as never,
+      // Subscriptions over this socket are written directly (writeDirectly); a source that cannot push
+      // comes here with shared results, which graphql-ws serializes like any other.
       onNext: (_ctx, _id, _payload, _args, result) =>
-        (result as unknown) instanceof SharedResult ? (new RawPayload((result as unknown as SharedResult).json) as never) : undefined,
-      jsonMessageReplacer: replacer,
+        (result as unknown) instanceof SharedResult ? ((result as unknown as SharedResult).result as never) : undefined,
       onSubscribe: async (ctx, id, payload) => {
         // One envelop orchestration per connection, not per operation: the context the plugins see is
         // the connection's (its identity comes from connectionParams, fixed at connection_init).
