@@ -15,6 +15,7 @@ import { createLogger, type Logger } from './logger.js';
 import type { GraphQLContext } from './schema/builder.js';
 import { schema } from './schema/index.js';
 import { PresenceTracker } from './services/presence.js';
+import { PresenceSweeper } from './services/presence-sweeper.js';
 import { createRateLimit } from './services/rate-limit.js';
 import { RoomService } from './services/room-service.js';
 import { RoomStreamSource } from './services/room-stream.js';
@@ -53,9 +54,17 @@ subscription Events {
 export async function buildApp(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<App> {
   const adapters = await createAdapters(config, logger);
   const rateLimit = createRateLimit(config.rateLimit.perSecond, config.rateLimit.burst);
-  const rooms = new RoomService({ store: adapters.store, limits: config.limits, instanceId: config.instanceId, rateLimit });
+  const rooms = new RoomService({ store: adapters.store, presence: adapters.presence, limits: config.limits, rateLimit });
   const onError = (error: unknown, context: string) => logger.error({ err: error }, context);
-  const presence = new PresenceTracker(rooms, { onError });
+  const presence = new PresenceTracker({ store: adapters.presence, rooms, instanceId: config.instanceId, onError });
+  const sweeper = new PresenceSweeper({
+    store: adapters.presence,
+    rooms,
+    tracker: presence,
+    timeoutMs: config.presenceTimeoutMs,
+    onError: (error, context) => logger.warn({ err: error }, context),
+    onSwept: (owner, swept) => logger.info({ owner, rooms: swept.length }, 'presence: swept a dead instance'),
+  });
   const streamDeps = { store: adapters.store, events: adapters.events, presence, onError };
   const auth = devAuthenticator;
 
@@ -103,7 +112,6 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       return {
         identity,
         rooms,
-        presence,
         limits: config.limits,
         rateLimit,
         openStream: (request) => new RoomStreamSource(streamDeps, request),
@@ -121,6 +129,8 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
         httpServer.once('error', reject);
         httpServer.listen(config.port, config.host, () => resolve());
       });
+      await presence.start();
+      sweeper.start();
       const { port } = httpServer.address() as AddressInfo;
       const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
       return { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}${graphqlPath}`, port };
@@ -129,8 +139,9 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       await closeWs();
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      // Closed subscriptions record their presence as gone; give those writes a moment to land.
-      await presence.whenIdle(3000);
+      await sweeper.stop();
+      // Closed subscriptions release their presence; what cannot land now is swept by the others later.
+      await presence.stop(3000);
       await adapters.close();
     },
   };

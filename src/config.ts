@@ -42,8 +42,13 @@ export interface Config {
   authMode: AuthMode;
   /** DEV_AUTH_ON_NETWORK=true: let dev identities be served on a HOST other than loopback. */
   devAuthOnNetwork: boolean;
-  /** INSTANCE_ID, default random: names this process in presence records. */
+  /** INSTANCE_ID, default random: names this process in presence records (with a per-process nonce). */
   instanceId: string;
+  /**
+   * PRESENCE_TIMEOUT_MS, default 15000: participants of an instance that died without closing its
+   * subscriptions go offline within this bound (heartbeats every 1/6 of it; dead after 2/3 of it).
+   */
+  presenceTimeoutMs: number;
   /** LOG_LEVEL, default "info". */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -98,7 +103,8 @@ const envSchema = z.object({
   RATE_LIMIT_BURST: int(60, 1),
   AUTH_MODE: z.enum(['dev']).optional(),
   DEV_AUTH_ON_NETWORK: z.enum(['true', 'false', '']).optional(),
-  INSTANCE_ID: text(''),
+  INSTANCE_ID: text('').refine((v) => !/[\s/{}]/.test(v), 'must not contain spaces, slashes or braces'),
+  PRESENCE_TIMEOUT_MS: int(15_000, 300, 3_600_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -139,6 +145,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     authMode: e.AUTH_MODE ?? 'dev',
     devAuthOnNetwork: e.DEV_AUTH_ON_NETWORK === 'true',
     instanceId: e.INSTANCE_ID || randomUUID(),
+    presenceTimeoutMs: e.PRESENCE_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

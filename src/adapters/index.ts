@@ -3,16 +3,20 @@ import { once } from 'node:events';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { PresenceStore } from '../ports/presence-store.js';
 import type { RoomEvents } from '../ports/room-events.js';
 import type { RoomStore } from '../ports/room-store.js';
+import { MemoryPresenceStore } from './memory-presence-store.js';
 import { createMemoryAdapters } from './memory-room-store.js';
 import { redisKeys } from './redis-keys.js';
+import { RedisPresenceStore } from './redis-presence-store.js';
 import { RedisRoomEvents } from './redis-room-events.js';
 import { RedisRoomStore } from './redis-room-store.js';
 
 export interface Adapters {
   store: RoomStore;
   events: RoomEvents;
+  presence: PresenceStore;
   /** "redis" or "memory", for the start-up message. */
   kind: 'redis' | 'memory';
   close(): Promise<void>;
@@ -22,7 +26,8 @@ export async function createAdapters(config: Config, logger: Logger): Promise<Ad
   const { room } = config;
   if (!config.redis.url) {
     const { store, events } = createMemoryAdapters(room);
-    return { store, events, kind: 'memory', close: async () => (await store.close(), events.close()) };
+    const presence = new MemoryPresenceStore();
+    return { store, events, presence, kind: 'memory', close: async () => (await store.close(), events.close()) };
   }
   const common: RedisOptions = {
     connectTimeout: 2000,
@@ -55,11 +60,16 @@ export async function createAdapters(config: Config, logger: Logger): Promise<Ad
   await Promise.race([once(client, 'ready'), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
   if (client.status !== 'ready') logger.warn('Redis is not answering yet; operations fail with STORE_UNAVAILABLE until it does');
   const keys = redisKeys(config.redis.keyPrefix);
+  // Every script is defined before the first command: an auto-pipeline copies the client's scripts
+  // when it is created, and one created earlier fails on a script defined later (ioredis #1931).
+  // RedisRoomStore sends TIME as it is built, so it comes last.
+  const presence = new RedisPresenceStore({ client, keys, ttlSeconds: room.ttlSeconds });
   const store = new RedisRoomStore({ client, keys, ...room, timeoutMs: config.redis.timeoutMs });
   const events = new RedisRoomEvents({ publisher: client, subscriber, keys, subscribeTimeoutMs: config.redis.timeoutMs });
   return {
     store,
     events,
+    presence,
     kind: 'redis',
     close: async () => {
       await events.close();

@@ -12,6 +12,14 @@ export interface RedisKeys {
   request(transactionId: string, userId: string, requestId: string): string;
   /** Pub/sub channel of the room's committed event batches. */
   channel(transactionId: string): string;
+  /** Hash of the room's presence: `h:<len>:<userId>:<owner>` holds, `n:<userId>` owners, `s:<userId>` seq. */
+  presence(transactionId: string): string;
+  /** Sorted set of live owners (instances), scored by their last heartbeat (Redis clock, ms). */
+  presenceOwners: string;
+  /** Set of owners claimed for a sweep: their heartbeats fail. */
+  presenceClaims: string;
+  /** Set of the rooms where an owner may hold someone. */
+  presenceRooms(owner: string): string;
 }
 
 /** @param prefix put before every key and channel, e.g. `cr:` (REDIS_KEY_PREFIX). */
@@ -23,5 +31,10 @@ export function redisKeys(prefix: string): RedisKeys {
     // The user id's length keeps "a:b" + "c" apart from "a" + "b:c".
     request: (id, userId, requestId) => `${tag(id)}:req:${userId.length}:${userId}:${requestId}`,
     channel: (id) => `${tag(id)}:events`,
+    presence: (id) => `${tag(id)}:presence`,
+    // The owners' keys share one slot, so one script can claim or forget an owner.
+    presenceOwners: `${prefix}{presence}:owners`,
+    presenceClaims: `${prefix}{presence}:claims`,
+    presenceRooms: (owner) => `${prefix}{presence}:rooms:${owner}`,
   };
 }

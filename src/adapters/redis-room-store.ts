@@ -148,14 +148,19 @@ export class RedisRoomStore implements RoomStore {
       : this.options.keys.request(transactionId, '', '');
   }
 
-  private async call<T>(run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (error) {
-      if (error instanceof DomainError) throw error;
-      const reply = error instanceof Error && error.name === 'ReplyError';
-      if (reply && !unavailableReply.test((error as Error).message)) throw error;
-      throw new StoreUnavailableError(error);
-    }
+  private call<T>(run: () => Promise<T>): Promise<T> {
+    return storeCall(run);
+  }
+}
+
+/** Runs a Redis call; a Redis that cannot answer now becomes StoreUnavailableError, a script bug stays itself. */
+export async function storeCall<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof DomainError) throw error;
+    const reply = error instanceof Error && error.name === 'ReplyError';
+    if (reply && !unavailableReply.test((error as Error).message)) throw error;
+    throw new StoreUnavailableError(error);
   }
 }

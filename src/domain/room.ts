@@ -21,12 +21,24 @@ export interface ParticipantState {
   name: string;
   isReady: boolean;
   joinedAt: Instant;
-  /**
-   * Ids of the server instances where this participant holds an open event subscription. Online means
-   * non-empty. Kept per instance so that the instances still alive can clear a dead one's entries.
-   */
-  onlineOn: string[];
+  /** True while the user holds an event subscription to the room on any instance (see PresenceMark). */
+  online: boolean;
+  /** The PresenceMark `seq` that `online` comes from: an older mark never overwrites a newer one. */
+  presenceSeq: number;
 }
+
+/**
+ * A user's presence in a room as the presence store last counted it: online while any instance holds
+ * at least one of the user's subscriptions. `seq` grows with every flip (online to offline or back),
+ * so marks applied late or twice cannot undo a later one.
+ */
+export interface PresenceMark {
+  online: boolean;
+  seq: number;
+}
+
+/** A user never counted. */
+export const noPresence: PresenceMark = { online: false, seq: 0 };
 
 export interface RoomState {
   transactionId: string;
@@ -67,7 +79,7 @@ export function emptyRoom(transactionId: string, epoch: string): RoomState {
 }
 
 export function participantView(transactionId: string, p: ParticipantState): ParticipantView {
-  return { transactionId, userId: p.userId, name: p.name, isReady: p.isReady, online: p.onlineOn.length > 0, joinedAt: p.joinedAt };
+  return { transactionId, userId: p.userId, name: p.name, isReady: p.isReady, online: p.online === true, joinedAt: p.joinedAt };
 }
 
 /** True when at least two participants are in the room and every one is ready. */

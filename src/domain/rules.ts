@@ -10,26 +10,30 @@ import {
   compareFieldNames,
   type Instant,
   type ParticipantState,
+  type PresenceMark,
   type RoomState,
   participantView,
   roomView,
 } from './room.js';
 
+/** A user's presence mark, for the presence command. */
+export type UserPresence = PresenceMark & { userId: string };
+
 export type RoomCommand =
-  | { kind: 'join'; userName: string; /** the caller holds a subscription to this room on this instance */ onlineHere: boolean }
+  | { kind: 'join'; userName: string; /** the caller's presence in the room as counted before the join */ presence: PresenceMark }
   | { kind: 'leave' }
   | { kind: 'select'; field: string; value: string; expectedVersion?: number }
   | { kind: 'clear'; field: string; expectedVersion?: number }
   | { kind: 'setReady'; isReady: boolean }
-  /** The caller opened their first event subscription to this room on this instance. */
-  | { kind: 'connect' }
-  /** The caller closed their last event subscription to this room on this instance. */
-  | { kind: 'disconnect' };
+  /**
+   * Brings participants' `online` in line with their presence marks; users who are not participants
+   * are skipped. `byServer`: the server caused it (a dead instance swept), so events carry no userId.
+   */
+  | { kind: 'presence'; marks: readonly UserPresence[]; byServer?: boolean };
 
 export interface DecisionContext {
   userId: string;
   now: Instant;
-  instanceId: string;
   limits: Limits;
 }
 
@@ -44,7 +48,7 @@ export interface Decision {
 export function decide(room: RoomState, command: RoomCommand, ctx: DecisionContext): Decision {
   switch (command.kind) {
     case 'join':
-      return join(room, command.userName, command.onlineHere, ctx);
+      return join(room, command.userName, command.presence, ctx);
     case 'leave':
       return leave(room, ctx);
     case 'select':
@@ -53,9 +57,8 @@ export function decide(room: RoomState, command: RoomCommand, ctx: DecisionConte
       return clear(room, command.field, command.expectedVersion, ctx);
     case 'setReady':
       return setReady(room, command.isReady, ctx);
-    case 'connect':
-    case 'disconnect':
-      return presence(room, command.kind === 'connect', ctx);
+    case 'presence':
+      return presence(room, command.marks, command.byServer === true, ctx);
   }
 }
 
@@ -103,7 +106,7 @@ function resolveIfAllReady(room: RoomState, events: RoomEvent[], ctx: DecisionCo
   return { room: resolved, events, changed: true };
 }
 
-function join(room: RoomState, userName: string, onlineHere: boolean, ctx: DecisionContext): Decision {
+function join(room: RoomState, userName: string, mark: PresenceMark, ctx: DecisionContext): Decision {
   if (findParticipant(room, ctx.userId)) return unchanged(room);
   // The participants of a resolved room are the record of who agreed: nobody joins or leaves it.
   requireOpen(room);
@@ -119,7 +122,8 @@ function join(room: RoomState, userName: string, onlineHere: boolean, ctx: Decis
     name: userName,
     isReady: false,
     joinedAt: ctx.now,
-    onlineOn: onlineHere ? [ctx.instanceId] : [],
+    online: mark.online,
+    presenceSeq: mark.seq,
   };
   const version = room.version + 1;
   return {
@@ -138,7 +142,7 @@ function leave(room: RoomState, ctx: DecisionContext): Decision {
   const left: RoomEvent = {
     type: 'ParticipantLeft',
     ...eventBase(room, version, ctx),
-    participant: participantView(room.transactionId, { ...participant, onlineOn: [] }),
+    participant: participantView(room.transactionId, { ...participant, online: false }),
   };
   return resolveIfAllReady(next, [left], ctx);
 }
@@ -206,22 +210,31 @@ function setReady(room: RoomState, isReady: boolean, ctx: DecisionContext): Deci
   return resolveIfAllReady(next, [changed], ctx);
 }
 
-function presence(room: RoomState, connect: boolean, ctx: DecisionContext): Decision {
-  // Only participants have presence; a watcher's subscription changes nothing.
-  const participant = findParticipant(room, ctx.userId);
-  if (!participant || participant.onlineOn.includes(ctx.instanceId) === connect) return unchanged(room);
-  const onlineOn = connect
-    ? [...participant.onlineOn, ctx.instanceId]
-    : participant.onlineOn.filter((id) => id !== ctx.instanceId);
-  const updated = { ...participant, onlineOn };
-  const participants = room.participants.map((p) => (p === participant ? updated : p));
-  const flipped = (participant.onlineOn.length > 0) !== (onlineOn.length > 0);
-  // Another instance already shows the participant online: the state changes, no event.
-  if (!flipped) return { room: { ...room, participants }, events: [], changed: true };
-  const version = room.version + 1;
-  return {
-    room: { ...room, version, participants },
-    events: [{ type: 'PresenceChanged', ...eventBase(room, version, ctx), participant: participantView(room.transactionId, updated) }],
-    changed: true,
-  };
+/**
+ * Marks newer than what a participant has are taken; a flip of `online` is a PresenceChanged event.
+ * A newer mark that does not flip (two flips raced and arrive out of order) is recorded without an
+ * event, so that the older of them cannot undo it later.
+ */
+function presence(room: RoomState, marks: readonly UserPresence[], byServer: boolean, ctx: DecisionContext): Decision {
+  let next = room;
+  let changed = false;
+  const events: RoomEvent[] = [];
+  for (const mark of marks) {
+    const participant = findParticipant(next, mark.userId);
+    // Only participants have presence; a watcher's subscription changes nothing.
+    if (!participant || mark.seq <= (participant.presenceSeq ?? 0)) continue;
+    const updated: ParticipantState = { ...participant, online: mark.online, presenceSeq: mark.seq };
+    changed = true;
+    const flipped = (participant.online === true) !== mark.online;
+    next = {
+      ...next,
+      version: flipped ? next.version + 1 : next.version,
+      participants: next.participants.map((p) => (p === participant ? updated : p)),
+    };
+    if (flipped) {
+      const base = { ...eventBase(next, next.version, ctx), userId: byServer ? null : mark.userId };
+      events.push({ type: 'PresenceChanged', ...base, participant: participantView(room.transactionId, updated) });
+    }
+  }
+  return changed ? { room: next, events, changed } : unchanged(room);
 }

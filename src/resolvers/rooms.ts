@@ -29,8 +29,7 @@ export function conflictRoom(args: { transactionId: string }, ctx: GraphQLContex
 export function joinConflictRoom(args: { transactionId: string; userName?: Maybe<string> }, ctx: GraphQLContext) {
   const { identity, transactionId } = authorize(ctx, args.transactionId);
   const userName = args.userName != null ? checkUserName(args.userName, ctx.limits) : nameFromIdentity(identity, ctx);
-  const onlineHere = ctx.presence.isHere(transactionId, identity.userId);
-  return ctx.rooms.execute(transactionId, identity.userId, { kind: 'join', userName, onlineHere });
+  return ctx.rooms.join(transactionId, identity.userId, userName);
 }
 
 /** The credentials' name when it is a valid one, else the user id: a bad header must not block joining. */

@@ -2,8 +2,6 @@
 import SchemaBuilder from '@pothos/core';
 import type { Identity } from '../auth/identity.js';
 import type { Limits } from '../domain/limits.js';
-import type { PresenceTracker } from '../services/presence.js';
-
 import type { RoomService } from '../services/room-service.js';
 import type { RoomStreamRequest, RoomStreamSource } from '../services/room-stream.js';
 
@@ -11,7 +9,6 @@ import type { RoomStreamRequest, RoomStreamSource } from '../services/room-strea
 export interface GraphQLContext {
   identity: Identity | null;
   rooms: RoomService;
-  presence: PresenceTracker;
   openStream(request: RoomStreamRequest): RoomStreamSource;
   /** Counts one operation against the user's rate limit (mutations do it in RoomService). */
   rateLimit(userId: string): Promise<void>;

@@ -6,16 +6,17 @@
  */
 import { DomainError, ErrorCode, StoreUnavailableError } from '../errors.js';
 import type { Limits } from '../domain/limits.js';
-import { type RoomView, roomView } from '../domain/room.js';
-import { decide, type RoomCommand } from '../domain/rules.js';
+import { noPresence, type RoomView, roomView } from '../domain/room.js';
+import { decide, type RoomCommand, type UserPresence } from '../domain/rules.js';
+import type { PresenceStore } from '../ports/presence-store.js';
 import type { RequestKey, RoomStore, StoredRoom } from '../ports/room-store.js';
 import type { RateLimit } from './rate-limit.js';
 
 export interface RoomServiceOptions {
   store: RoomStore;
+  /** Where joins read the caller's presence, and sweeps every participant's. */
+  presence: PresenceStore;
   limits: Limits;
-  /** Names this process in presence records. */
-  instanceId: string;
   /** Applied to every user command, not to presence. */
   rateLimit?: RateLimit;
   /** Rooms whose last state is cached. Default 10,000. */
@@ -65,6 +66,35 @@ export class RoomService {
     return (entry.view ??= roomView(entry.room));
   }
 
+  /**
+   * Joins with the caller's presence as counted now, so a watcher who subscribed first joins online.
+   * A flip that raced the join (counted after the read, written before the join landed, so skipped as
+   * not yet a participant) is read again afterwards and follows as its own PresenceChanged.
+   */
+  async join(transactionId: string, userId: string, userName: string): Promise<RoomView> {
+    const { presence } = this.options;
+    const [before = noPresence] = await presence.read(transactionId, [userId]);
+    const joined = await this.execute(transactionId, userId, { kind: 'join', userName, presence: before });
+    const [after = noPresence] = await presence.read(transactionId, [userId]);
+    if (after.seq !== before.seq) await this.applyPresence(transactionId, [{ userId, ...after }]);
+    return joined;
+  }
+
+  /** Writes presence marks into the room: PresenceChanged for each participant whose `online` flips. */
+  applyPresence(transactionId: string, marks: readonly UserPresence[], byServer = false): Promise<RoomView> {
+    const userId = marks[0]?.userId ?? '';
+    return this.execute(transactionId, userId, { kind: 'presence', marks, byServer }, { rateLimited: false });
+  }
+
+  /** Every participant's mark as the presence store has it now, written into the room (after a sweep). */
+  async syncPresence(transactionId: string): Promise<void> {
+    const { room } = await this.options.store.load(transactionId);
+    const userIds = room.participants.map((p) => p.userId);
+    if (userIds.length === 0) return;
+    const marks = await this.options.presence.read(transactionId, userIds);
+    await this.applyPresence(transactionId, userIds.map((userId, i) => ({ userId, ...(marks[i] ?? noPresence) })), true);
+  }
+
   /** Runs the user's command; resolves to the room right after it (or as it is, when it changed nothing). */
   async execute(transactionId: string, userId: string, command: RoomCommand, opts: ExecuteOptions = {}): Promise<RoomView> {
     if (opts.rateLimited !== false) await this.options.rateLimit?.(userId);
@@ -78,7 +108,7 @@ export class RoomService {
     command: RoomCommand,
     request: RequestKey | undefined,
   ): Promise<RoomView> {
-    const { store, limits, instanceId, maxAttempts = 50 } = this.options;
+    const { store, limits, maxAttempts = 50 } = this.options;
     let stored: StoredRoom | undefined = this.cache.get(transactionId);
     let fresh = false;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
@@ -91,7 +121,7 @@ export class RoomService {
       const now = (this.options.now?.() ?? new Date()).toISOString();
       let decision;
       try {
-        decision = decide(stored.room, command, { userId, now, instanceId, limits });
+        decision = decide(stored.room, command, { userId, now, limits });
       } catch (error) {
         // A refusal must be judged on the room as stored, not on what this instance last saw.
         if (!fresh && error instanceof DomainError) {

@@ -6,7 +6,7 @@ import { RedisRoomEvents } from '../../src/adapters/redis-room-events.js';
 import { RedisRoomStore } from '../../src/adapters/redis-room-store.js';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { deleteUnder, keysUnder, type RedisProcess, startRedisServer } from '../utils/redis-server.js';
-import { BatchCollector, RoomDriver, contractStoreOptions, roomStoreContract } from './room-store.contract.js';
+import { BatchCollector, RoomDriver, contractStoreOptions, presence, roomStoreContract } from './room-store.contract.js';
 
 const redisUrl = inject('redisUrl');
 const STORE_TIMEOUT_MS = 1500;
@@ -162,8 +162,8 @@ describe('redis store only', () => {
     // A commit without events refreshes them as well.
     await client.expire(roomKey, 10);
     await client.expire(logKey, 10);
-    await room.apply('u1', { kind: 'connect' });
-    await room.apply('u1', { kind: 'connect' }, { instanceId: 'i2' });
+    await room.apply('u1', presence('u1', 1));
+    await room.apply('u1', presence('u1', 3));
     for (const key of [roomKey, logKey]) {
       const ttl = await client.ttl(key);
       expect(ttl).toBeGreaterThanOrEqual(998);

@@ -9,7 +9,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EventBatch, RoomEvent } from '../../src/domain/events.js';
 import { defaultLimits } from '../../src/domain/limits.js';
-import { emptyRoom, type RoomState } from '../../src/domain/room.js';
+import { emptyRoom, noPresence, type RoomState } from '../../src/domain/room.js';
 import { type DecisionContext, type RoomCommand, decide } from '../../src/domain/rules.js';
 import type { RoomEvents, RoomEventsListener } from '../../src/ports/room-events.js';
 import type { CommitResult, RequestKey, RoomStore } from '../../src/ports/room-store.js';
@@ -29,9 +29,12 @@ export interface ContractAdapters {
 
 export const NOW = '2024-05-01T12:00:00.000Z';
 
-export function ctx(userId: string, instanceId = 'i1'): DecisionContext {
-  return { userId, now: NOW, instanceId, limits: defaultLimits };
+export function ctx(userId: string): DecisionContext {
+  return { userId, now: NOW, limits: defaultLimits };
 }
+
+/** The presence command for one user's mark (a newer seq that does not flip makes no event). */
+export const presence = (userId: string, seq: number, online = true): RoomCommand => ({ kind: 'presence', marks: [{ userId, online, seq }] });
 
 /** A listener that keeps every batch and lets a test wait for the n-th one (failing after a timeout). */
 export class BatchCollector implements RoomEventsListener {
@@ -95,13 +98,13 @@ export class RoomDriver {
   }
 
   /** Decides without committing. */
-  decide(userId: string, command: RoomCommand, instanceId = 'i1') {
-    return decide(this.room, command, ctx(userId, instanceId));
+  decide(userId: string, command: RoomCommand) {
+    return decide(this.room, command, ctx(userId));
   }
 
   /** Decides and commits; asserts the commit went through and returns the change's events. */
-  async apply(userId: string, command: RoomCommand, options: { request?: RequestKey; instanceId?: string } = {}): Promise<RoomEvent[]> {
-    const decision = this.decide(userId, command, options.instanceId);
+  async apply(userId: string, command: RoomCommand, options: { request?: RequestKey } = {}): Promise<RoomEvent[]> {
+    const decision = this.decide(userId, command);
     expect(decision.changed).toBe(true);
     const result = await this.store.commit({
       transactionId: this.transactionId,
@@ -118,7 +121,7 @@ export class RoomDriver {
   }
 
   join(userId: string, userName = `name-${userId}`) {
-    return this.apply(userId, { kind: 'join', userName, onlineHere: false });
+    return this.apply(userId, { kind: 'join', userName, presence: noPresence });
   }
 
   select(userId: string, field: string, value: string, request?: RequestKey) {
@@ -179,7 +182,7 @@ export function roomStoreContract(name: string, makeAdapters: () => Promise<Cont
         await room.join('u1', 'Ann');
         expect(room.room.version).toBe(1);
         expect(room.room.participants).toEqual([
-          { userId: 'u1', name: 'Ann', isReady: false, joinedAt: NOW, onlineOn: [] },
+          { userId: 'u1', name: 'Ann', isReady: false, joinedAt: NOW, online: false, presenceSeq: 0 },
         ]);
         expect(await store.load('tx-1')).toEqual({ room: room.room, revision: 1, requestDone: false });
 
@@ -253,7 +256,7 @@ export function roomStoreContract(name: string, makeAdapters: () => Promise<Cont
 
       it('answers a commit on revision > 0 to a room never written with conflict and an empty room', async () => {
         const loaded = await store.load('tx-never');
-        const joined = decide(loaded.room, { kind: 'join', userName: 'Ann', onlineHere: false }, ctx('u1'));
+        const joined = decide(loaded.room, { kind: 'join', userName: 'Ann', presence: noPresence }, ctx('u1'));
         const result = await store.commit({ transactionId: 'tx-never', baseRevision: 1, room: joined.room, events: joined.events });
         expect(result.status).toBe('conflict');
         if (result.status !== 'conflict') throw new Error('unreachable');
@@ -335,7 +338,7 @@ export function roomStoreContract(name: string, makeAdapters: () => Promise<Cont
         expect(await store.load('tx-req-load', request)).toEqual({ room: room.room, revision: 1, requestDone: false });
 
         // A commit that fails (conflict) does not remember its request.
-        const stale = decide(emptyRoom('tx-req-load', room.room.epoch), { kind: 'join', userName: 'X', onlineHere: false }, ctx('u9'));
+        const stale = decide(emptyRoom('tx-req-load', room.room.epoch), { kind: 'join', userName: 'X', presence: noPresence }, ctx('u9'));
         const conflict = await store.commit({ transactionId: 'tx-req-load', baseRevision: 0, room: stale.room, events: stale.events, request });
         expect(conflict).toEqual({ status: 'conflict', current: { room: room.room, revision: 1, requestDone: false } });
         expect(await store.load('tx-req-load', request)).toEqual({ room: room.room, revision: 1, requestDone: false });
@@ -471,12 +474,12 @@ export function roomStoreContract(name: string, makeAdapters: () => Promise<Cont
       it('does not log a commit without events, but still moves the revision', async () => {
         const room = await RoomDriver.open(store, 'tx-log-quiet');
         await room.join('u1');
-        await room.apply('u1', { kind: 'connect' });
-        // Online on a second instance too: the state changes, no event.
-        const quiet = await room.apply('u1', { kind: 'connect' }, { instanceId: 'i2' });
+        await room.apply('u1', presence('u1', 1));
+        // A newer mark that does not flip: the state changes, no event.
+        const quiet = await room.apply('u1', presence('u1', 3));
         expect(quiet).toEqual([]);
         expect(room.room.version).toBe(2);
-        expect(room.room.participants[0]?.onlineOn).toEqual(['i1', 'i2']);
+        expect(room.room.participants[0]).toMatchObject({ online: true, presenceSeq: 3 });
         expect(await store.load('tx-log-quiet')).toEqual({ room: room.room, revision: 3, requestDone: false });
         const epoch = room.room.epoch;
         expect(await store.readSince('tx-log-quiet', 0, epoch)).toEqual({ kind: 'events', events: room.events, version: 2, epoch });
@@ -517,7 +520,7 @@ export function roomStoreContract(name: string, makeAdapters: () => Promise<Cont
         expect(await listener.until(5)).toEqual(expected);
 
         // One more batch proves no earlier one came twice (delivery is in commit order).
-        expected.push({ epoch, events: await room.apply('u1', { kind: 'connect' }) });
+        expected.push({ epoch, events: await room.apply('u1', presence('u1', 1)) });
         expect(await listener.until(6)).toEqual(expected);
       });
 
@@ -538,11 +541,11 @@ export function roomStoreContract(name: string, makeAdapters: () => Promise<Cont
       it('publishes nothing for a commit without events', async () => {
         const room = await RoomDriver.open(store, 'tx-live-quiet');
         await room.join('u1');
-        await room.apply('u1', { kind: 'connect' });
+        await room.apply('u1', presence('u1', 1));
         const listener = new BatchCollector();
         await subscribe('tx-live-quiet', listener);
 
-        expect(await room.apply('u1', { kind: 'connect' }, { instanceId: 'i2' })).toEqual([]);
+        expect(await room.apply('u1', presence('u1', 3))).toEqual([]);
         const after = await room.select('u1', 'price', '1');
         // Delivery is in commit order: had the quiet commit published, its batch would come first.
         expect(await listener.until(1)).toEqual([{ epoch: room.room.epoch, events: after }]);
@@ -609,7 +612,7 @@ export function roomStoreContract(name: string, makeAdapters: () => Promise<Cont
         const listener = new BatchCollector();
         await subscribe('tx-live-rejected', listener);
 
-        const stale = decide(emptyRoom('tx-live-rejected', room.room.epoch), { kind: 'join', userName: 'X', onlineHere: false }, ctx('u9'));
+        const stale = decide(emptyRoom('tx-live-rejected', room.room.epoch), { kind: 'join', userName: 'X', presence: noPresence }, ctx('u9'));
         expect((await store.commit({ transactionId: 'tx-live-rejected', baseRevision: 0, room: stale.room, events: stale.events })).status).toBe(
           'conflict',
         );

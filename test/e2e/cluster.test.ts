@@ -88,10 +88,8 @@ describe('two instances on one Redis', () => {
 
     const onB = wsClient(b.wsUrl, alice);
     const subB = new Subscription<EventsResult>(onB, EVENTS, { tx, after: 2 });
-    await eventually(async () => {
-      const r = await redis.hget(`${cluster.prefix}{${tx}}:room`, 'state');
-      return (JSON.parse(r!) as { participants: Array<{ onlineOn: string[] }> }).participants[0]!.onlineOn.length === 2;
-    }, 5000, 'both instances recorded');
+    // Both instances hold her in the room's presence hash (n: how many instances hold the user).
+    await eventually(async () => (await redis.hget(`${cluster.prefix}{${tx}}:presence`, 'n:alice')) === '2', 5000, 'both instances recorded');
     subA.unsubscribe();
     await onA.dispose();
     await mutate(b.url, alice, SELECT, { tx, field: 'price', value: '1' });

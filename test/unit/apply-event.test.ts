@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide, type RoomCommand } from '../../src/domain/rules.js';
 import { defaultLimits } from '../../src/domain/limits.js';
-import { emptyRoom, type RoomState, roomView } from '../../src/domain/room.js';
+import { emptyRoom, noPresence, type RoomState, roomView } from '../../src/domain/room.js';
 import type { RoomEvent as ServerEvent } from '../../src/domain/events.js';
 import { applyEvent, type Room, type RoomEvent } from '../../src/sdk/apply-event.js';
 
@@ -40,13 +40,13 @@ function clientEvent(event: ServerEvent): RoomEvent {
 }
 
 const steps: Array<[string, RoomCommand]> = [
-  ['alice', { kind: 'join', userName: 'Alice', onlineHere: true }],
-  ['bob', { kind: 'join', userName: 'Bob', onlineHere: false }],
+  ['alice', { kind: 'join', userName: 'Alice', presence: { online: true, seq: 1 } }],
+  ['bob', { kind: 'join', userName: 'Bob', presence: noPresence }],
   ['alice', { kind: 'select', field: 'price', value: '45000' }],
   ['bob', { kind: 'setReady', isReady: true }],
   ['alice', { kind: 'select', field: 'condition', value: 'Like New' }],
-  ['carol', { kind: 'join', userName: 'Carol', onlineHere: false }],
-  ['carol', { kind: 'connect' }],
+  ['carol', { kind: 'join', userName: 'Carol', presence: noPresence }],
+  ['carol', { kind: 'presence', marks: [{ userId: 'carol', online: true, seq: 2 }] }],
   ['alice', { kind: 'clear', field: 'price' }],
   ['carol', { kind: 'leave' }],
   ['alice', { kind: 'setReady', isReady: true }],
@@ -59,7 +59,7 @@ describe('applyEvent', () => {
     let client = clientRoom(server);
     let i = 0;
     for (const [userId, command] of steps) {
-      const decision = decide(server, command, { userId, now: `2026-11-26T10:00:${String(i++).padStart(2, '0')}.000Z`, instanceId: 'i1', limits: defaultLimits });
+      const decision = decide(server, command, { userId, now: `2026-11-26T10:00:${String(i++).padStart(2, '0')}.000Z`, limits: defaultLimits });
       server = decision.room;
       for (const event of decision.events) {
         const outcome = applyEvent(client, clientEvent(event));
@@ -75,11 +75,11 @@ describe('applyEvent', () => {
     let server = emptyRoom('tx', 'e1');
     const events: ServerEvent[] = [];
     for (const [userId, command] of steps.slice(0, 3)) {
-      const decision = decide(server, command, { userId, now: '2026-11-26T10:00:00.000Z', instanceId: 'i1', limits: defaultLimits });
+      const decision = decide(server, command, { userId, now: '2026-11-26T10:00:00.000Z', limits: defaultLimits });
       server = decision.room;
       events.push(...decision.events);
     }
-    const at2 = clientRoom(decide(decide(emptyRoom('tx', 'e1'), steps[0]![1], { userId: 'alice', now: '2026-11-26T10:00:00.000Z', instanceId: 'i1', limits: defaultLimits }).room, steps[1]![1], { userId: 'bob', now: '2026-11-26T10:00:00.000Z', instanceId: 'i1', limits: defaultLimits }).room);
+    const at2 = clientRoom(decide(decide(emptyRoom('tx', 'e1'), steps[0]![1], { userId: 'alice', now: '2026-11-26T10:00:00.000Z', limits: defaultLimits }).room, steps[1]![1], { userId: 'bob', now: '2026-11-26T10:00:00.000Z', limits: defaultLimits }).room);
     expect(applyEvent(at2, clientEvent(events[1]!))).toEqual({ kind: 'stale' });
     expect(applyEvent(at2, clientEvent(events[0]!))).toEqual({ kind: 'stale' });
     expect(applyEvent(clientRoom(emptyRoom('tx', 'e1')), clientEvent(events[2]!))).toEqual({ kind: 'gap' });

@@ -32,6 +32,7 @@ describe('loadConfig defaults', () => {
       authMode: 'dev',
       devAuthOnNetwork: false,
       instanceId: expect.any(String),
+      presenceTimeoutMs: 15_000,
       logLevel: 'info',
     });
   });
@@ -77,6 +78,7 @@ describe('loadConfig overrides', () => {
       RATE_LIMIT_BURST: '5',
       AUTH_MODE: 'dev',
       INSTANCE_ID: 'node-a',
+      PRESENCE_TIMEOUT_MS: '3000',
       LOG_LEVEL: 'debug',
     });
     expect(config).toEqual({
@@ -97,6 +99,7 @@ describe('loadConfig overrides', () => {
       authMode: 'dev',
       devAuthOnNetwork: true,
       instanceId: 'node-a',
+      presenceTimeoutMs: 3000,
       logLevel: 'debug',
     });
   });
@@ -147,6 +150,11 @@ describe('loadConfig errors', () => {
   it('refuses an unknown AUTH_MODE and LOG_LEVEL', () => {
     const error = configError({ AUTH_MODE: 'none', LOG_LEVEL: 'loud' });
     expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual(['AUTH_MODE', 'LOG_LEVEL']);
+  });
+
+  it('refuses a PRESENCE_TIMEOUT_MS below 300 ms and an INSTANCE_ID that could not name a presence owner', () => {
+    expect(configError({ PRESENCE_TIMEOUT_MS: '100' }).problems).toEqual([expect.stringMatching(/^PRESENCE_TIMEOUT_MS: must be a whole number from 300/)]);
+    for (const id of ['a/b', 'a b', '{a}']) expect(configError({ INSTANCE_ID: id }).problems).toEqual([expect.stringMatching(/^INSTANCE_ID: /)]);
   });
 
   it('refuses a key prefix with braces or spaces', () => {

@@ -1,8 +1,10 @@
 /** What happens around a store that fails: retried presence, fail-fast queues, patient resync. */
 import { describe, expect, it } from 'vitest';
+import { MemoryPresenceStore } from '../../src/adapters/memory-presence-store.js';
 import { createMemoryAdapters } from '../../src/adapters/memory-room-store.js';
 import type { RoomEvent } from '../../src/domain/events.js';
 import { defaultLimits } from '../../src/domain/limits.js';
+import { noPresence } from '../../src/domain/room.js';
 import { StoreUnavailableError } from '../../src/errors.js';
 import type { RoomStore } from '../../src/ports/room-store.js';
 import { PresenceTracker } from '../../src/services/presence.js';
@@ -44,10 +46,11 @@ describe('presence', () => {
   it('retries a presence write until the store takes it', async () => {
     const down = { commit: 0 };
     const { store } = flakyStore(down);
-    const rooms = new RoomService({ store, limits: defaultLimits, instanceId: 'i1' });
-    await rooms.execute('tx', 'alice', { kind: 'join', userName: 'Alice', onlineHere: false });
+    const presenceStore = new MemoryPresenceStore();
+    const rooms = new RoomService({ store, presence: presenceStore, limits: defaultLimits });
+    await rooms.execute('tx', 'alice', { kind: 'join', userName: 'Alice', presence: noPresence });
     const errors: unknown[] = [];
-    const presence = new PresenceTracker(rooms, { onError: (e) => errors.push(e), retryMs: 10 });
+    const presence = new PresenceTracker({ store: presenceStore, rooms, instanceId: 'i1', onError: (e) => errors.push(e), retryMs: 10 });
     down.commit = 2;
     presence.acquire('tx', 'alice');
     await presence.settled();
@@ -58,9 +61,10 @@ describe('presence', () => {
   it('lands on what is true now when the user came and went while the store was away', async () => {
     const down = { commit: 0 };
     const { store } = flakyStore(down);
-    const rooms = new RoomService({ store, limits: defaultLimits, instanceId: 'i1' });
-    await rooms.execute('tx', 'alice', { kind: 'join', userName: 'Alice', onlineHere: false });
-    const presence = new PresenceTracker(rooms, { onError: () => undefined, retryMs: 10 });
+    const presenceStore = new MemoryPresenceStore();
+    const rooms = new RoomService({ store, presence: presenceStore, limits: defaultLimits });
+    await rooms.execute('tx', 'alice', { kind: 'join', userName: 'Alice', presence: noPresence });
+    const presence = new PresenceTracker({ store: presenceStore, rooms, instanceId: 'i1', onError: () => undefined, retryMs: 10 });
     presence.acquire('tx', 'alice');
     await presence.settled();
     down.commit = 3;
@@ -70,7 +74,7 @@ describe('presence', () => {
     await presence.settled();
     expect(down.commit).toBe(0);
     expect((await rooms.room('tx')).participants).toMatchObject([{ userId: 'alice', online: false }]);
-    expect(presence.isHere('tx', 'alice')).toBe(false);
+    expect(await presenceStore.read('tx', ['alice'])).toMatchObject([{ online: false }]);
   });
 });
 
@@ -78,9 +82,9 @@ describe('room commands while the store is away', () => {
   it('commands queued behind a failed one fail at once instead of adding their own timeouts', async () => {
     const down = { commit: 3, commitDelayMs: 300 };
     const { store, calls } = flakyStore(down);
-    const rooms = new RoomService({ store, limits: defaultLimits, instanceId: 'i1' });
+    const rooms = new RoomService({ store, presence: new MemoryPresenceStore(), limits: defaultLimits });
     const started = Date.now();
-    const results = await Promise.allSettled([0, 1, 2].map((i) => rooms.execute('tx', `u${i}`, { kind: 'join', userName: `U${i}`, onlineHere: false })));
+    const results = await Promise.allSettled([0, 1, 2].map((i) => rooms.execute('tx', `u${i}`, { kind: 'join', userName: `U${i}`, presence: noPresence })));
     const elapsed = Date.now() - started;
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
     for (const r of results) expect((r as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError);
@@ -89,7 +93,7 @@ describe('room commands while the store is away', () => {
     // And the room works again at once when the store does.
     down.commit = 0;
     down.commitDelayMs = 0;
-    expect((await rooms.execute('tx', 'u0', { kind: 'join', userName: 'U0', onlineHere: false })).version).toBe(1);
+    expect((await rooms.execute('tx', 'u0', { kind: 'join', userName: 'U0', presence: noPresence })).version).toBe(1);
   });
 });
 
@@ -97,10 +101,10 @@ describe('a stream after a lost connection', () => {
   it('keeps trying to read the log instead of ending', async () => {
     const down = { readSince: 0 };
     const { store, events, memory } = flakyStore(down);
-    const rooms = new RoomService({ store: memory, limits: defaultLimits, instanceId: 'i1' });
-    await rooms.execute('tx', 'alice', { kind: 'join', userName: 'Alice', onlineHere: false });
+    const rooms = new RoomService({ store: memory, presence: new MemoryPresenceStore(), limits: defaultLimits });
+    await rooms.execute('tx', 'alice', { kind: 'join', userName: 'Alice', presence: noPresence });
     let resync: (() => void) | undefined;
-    const presence = new PresenceTracker(rooms, { onError: () => undefined });
+    const presence = new PresenceTracker({ store: new MemoryPresenceStore(), rooms, instanceId: 'i1', onError: () => undefined });
     const stream = openRoomStream(
       {
         store,

@@ -1,8 +1,10 @@
 /** The subscription's guarantees, on the memory store with a bus that loses messages on purpose. */
 import { describe, expect, it } from 'vitest';
+import { MemoryPresenceStore } from '../../src/adapters/memory-presence-store.js';
 import { createMemoryAdapters } from '../../src/adapters/memory-room-store.js';
 import type { EventBatch, RoomEvent } from '../../src/domain/events.js';
 import { defaultLimits } from '../../src/domain/limits.js';
+import { noPresence } from '../../src/domain/room.js';
 import type { RoomEvents, RoomEventsListener } from '../../src/ports/room-events.js';
 import { PresenceTracker } from '../../src/services/presence.js';
 import { RoomService } from '../../src/services/room-service.js';
@@ -38,9 +40,10 @@ class LossyEvents implements RoomEvents {
 function setup(drop: (batch: EventBatch) => boolean) {
   const { store, events } = createMemoryAdapters({ ttlSeconds: 60, eventLogLength: 100, requestIdTtlSeconds: 60 });
   const lossy = new LossyEvents(events, drop);
-  const rooms = new RoomService({ store, limits: defaultLimits, instanceId: 'i1' });
+  const presenceStore = new MemoryPresenceStore();
+  const rooms = new RoomService({ store, presence: presenceStore, limits: defaultLimits });
   const errors: unknown[] = [];
-  const presence = new PresenceTracker(rooms, { onError: (e) => errors.push(e) });
+  const presence = new PresenceTracker({ store: presenceStore, rooms, instanceId: 'i1', onError: (e) => errors.push(e) });
   const open = (afterVersion?: number) =>
     openRoomStream({ store, events: lossy, presence, onError: (e) => errors.push(e) }, {
       transactionId: 'tx',
@@ -67,7 +70,7 @@ const versions = (list: Array<RoomEvent | StreamFailure>) => list.map((e) => (e.
 describe('room stream', () => {
   it('fills a lost live message from the log', async () => {
     const { rooms, open, errors } = setup((batch) => batch.events[0]!.version === 3);
-    await rooms.execute('tx', 'alice', { kind: 'join', userName: 'Alice', onlineHere: false });
+    await rooms.execute('tx', 'alice', { kind: 'join', userName: 'Alice', presence: noPresence });
     const stream = open(1);
     for (const value of ['a', 'b', 'c']) await rooms.execute('tx', 'alice', { kind: 'select', field: 'price', value });
     expect(versions(await take(stream, 3))).toEqual([2, 3, 4]);
@@ -78,7 +81,7 @@ describe('room stream', () => {
   it('checks the log after a reconnect of the bus, even when no later message comes', async () => {
     let lose = false;
     const { rooms, lossy, open } = setup(() => lose);
-    await rooms.execute('tx', 'alice', { kind: 'join', userName: 'Alice', onlineHere: false });
+    await rooms.execute('tx', 'alice', { kind: 'join', userName: 'Alice', presence: noPresence });
     const stream = open(1);
     await rooms.execute('tx', 'alice', { kind: 'select', field: 'price', value: 'a' });
     expect(versions(await take(stream, 1))).toEqual([2]);
@@ -95,7 +98,7 @@ describe('room stream', () => {
 
   it('never sends a version twice when live batches overlap the replay', async () => {
     const { rooms, open } = setup(() => false);
-    await rooms.execute('tx', 'alice', { kind: 'join', userName: 'Alice', onlineHere: false });
+    await rooms.execute('tx', 'alice', { kind: 'join', userName: 'Alice', presence: noPresence });
     const stream = open(0);
     const writes = Promise.all(['a', 'b', 'c', 'd', 'e'].map((value) => rooms.execute('tx', 'alice', { kind: 'select', field: 'f', value })));
     await writes;
@@ -107,7 +110,7 @@ describe('room stream', () => {
 
   it('releases its bus subscription when the consumer stops', async () => {
     const { rooms, open, memoryEvents } = setup(() => false);
-    await rooms.execute('tx', 'alice', { kind: 'join', userName: 'Alice', onlineHere: false });
+    await rooms.execute('tx', 'alice', { kind: 'join', userName: 'Alice', presence: noPresence });
     const stream = open(0);
     expect(versions(await take(stream, 1))).toEqual([1]);
     expect(memoryEvents.listenedRooms()).toBe(1);

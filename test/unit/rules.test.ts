@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { decide, type Decision, type DecisionContext, type RoomCommand } from '../../src/domain/rules.js';
-import { emptyRoom, type ParticipantState, type RoomState, type Selection } from '../../src/domain/room.js';
+import { emptyRoom, noPresence, type ParticipantState, type RoomState, type Selection } from '../../src/domain/room.js';
 import type { RoomEvent } from '../../src/domain/events.js';
 import {
   checkExpectedVersion,
@@ -27,7 +27,7 @@ const T0 = '2024-05-01T10:00:00.000Z';
 const T1 = '2024-05-01T10:05:00.000Z';
 
 function ctx(userId: string, overrides: Partial<DecisionContext> = {}): DecisionContext {
-  return { userId, now: T0, instanceId: 'i1', limits: defaultLimits, ...overrides };
+  return { userId, now: T0, limits: defaultLimits, ...overrides };
 }
 
 type Step = readonly [userId: string, command: RoomCommand];
@@ -41,15 +41,21 @@ function act(room: RoomState, userId: string, command: RoomCommand, overrides: P
   return decide(room, command, ctx(userId, { now: T1, ...overrides }));
 }
 
-const join = (userName: string, onlineHere = false): RoomCommand => ({ kind: 'join', userName, onlineHere });
+/** `online`: the caller already held a subscription (presence mark seq 1) when joining. */
+const join = (userName: string, online = false): RoomCommand => ({ kind: 'join', userName, presence: online ? ONLINE : noPresence });
 const leave: RoomCommand = { kind: 'leave' };
 const select = (field: string, value: string, expectedVersion?: number): RoomCommand =>
   expectedVersion === undefined ? { kind: 'select', field, value } : { kind: 'select', field, value, expectedVersion };
 const clear = (field: string, expectedVersion?: number): RoomCommand =>
   expectedVersion === undefined ? { kind: 'clear', field } : { kind: 'clear', field, expectedVersion };
 const ready = (isReady = true): RoomCommand => ({ kind: 'setReady', isReady });
-const connect: RoomCommand = { kind: 'connect' };
-const disconnect: RoomCommand = { kind: 'disconnect' };
+const ONLINE = { online: true, seq: 1 };
+/** One user's presence mark. */
+const mark = (userId: string, online: boolean, seq: number, byServer = false): RoomCommand => ({
+  kind: 'presence',
+  marks: [{ userId, online, seq }],
+  ...(byServer ? { byServer } : {}),
+});
 
 /** Alice (u1), Bob (u2) and, optionally, Carol (u3) joined in that order at T0: versions 1, 2, 3. */
 const ALICE_BOB: Step[] = [
@@ -59,7 +65,7 @@ const ALICE_BOB: Step[] = [
 const ALICE_BOB_CAROL: Step[] = [...ALICE_BOB, ['u3', join('Carol')]];
 
 function participant(userId: string, name: string, extra: Partial<ParticipantState> = {}): ParticipantState {
-  return { userId, name, isReady: false, joinedAt: T0, onlineOn: [], ...extra };
+  return { userId, name, isReady: false, joinedAt: T0, online: false, presenceSeq: 0, ...extra };
 }
 
 function view(userId: string, name: string, extra: { isReady?: boolean; online?: boolean; joinedAt?: string } = {}) {
@@ -144,10 +150,10 @@ describe('join', () => {
     expectNoOp(room, act(room, 'u1', join('Another name', true)));
   });
 
-  it('a join with onlineHere=true makes an online participant', () => {
+  it('a join by a user whose presence mark is online makes an online participant', () => {
     const room = build([['u1', join('Alice')]]);
     const decision = act(room, 'u2', join('Bob', true));
-    expect(decision.room.participants[1]).toEqual(participant('u2', 'Bob', { joinedAt: T1, onlineOn: ['i1'] }));
+    expect(decision.room.participants[1]).toEqual(participant('u2', 'Bob', { joinedAt: T1, online: true, presenceSeq: 1 }));
     expect(decision.events).toEqual([
       {
         type: 'ParticipantJoined',
@@ -564,7 +570,7 @@ describe('setReady and resolution', () => {
       status: 'RESOLVED',
       resolvedAt: T1,
       selections,
-      participants: [participant('u1', 'Alice', { isReady: true, onlineOn: ['i1'] }), participant('u2', 'Bob', { isReady: true })],
+      participants: [participant('u1', 'Alice', { isReady: true, online: true, presenceSeq: 1 }), participant('u2', 'Bob', { isReady: true })],
     });
     expect(decision.events).toEqual([
       { type: 'ReadinessChanged', transactionId: TX, version: 6, at: T1, userId: 'u2', participant: view('u2', 'Bob', { isReady: true }) },
@@ -615,102 +621,116 @@ describe('a resolved room', () => {
   it('refuses new participants and leaves, while a rejoin stays a no-op', () => {
     let room = emptyRoom('tx-resolved', 'e1');
     for (const [userId, command] of [
-      ['alice', { kind: 'join', userName: 'Alice', onlineHere: false }],
-      ['bob', { kind: 'join', userName: 'Bob', onlineHere: false }],
+      ['alice', { kind: 'join', userName: 'Alice', presence: noPresence }],
+      ['bob', { kind: 'join', userName: 'Bob', presence: noPresence }],
       ['alice', { kind: 'setReady', isReady: true }],
       ['bob', { kind: 'setReady', isReady: true }],
     ] as const) {
-      room = decide(room, command, { userId, now: '2026-11-26T10:00:00.000Z', instanceId: 'i1', limits: defaultLimits }).room;
+      room = decide(room, command, { userId, now: '2026-11-26T10:00:00.000Z', limits: defaultLimits }).room;
     }
     expect(room.status).toBe('RESOLVED');
-    const ctx = (userId: string) => ({ userId, now: '2026-11-26T10:00:01.000Z', instanceId: 'i1', limits: defaultLimits });
-    expect(() => decide(room, { kind: 'join', userName: 'Carol', onlineHere: false }, ctx('carol'))).toThrow(
+    const ctx = (userId: string) => ({ userId, now: '2026-11-26T10:00:01.000Z', limits: defaultLimits });
+    expect(() => decide(room, { kind: 'join', userName: 'Carol', presence: noPresence }, ctx('carol'))).toThrow(
       expect.objectContaining({ code: 'ROOM_RESOLVED' }),
     );
     expect(() => decide(room, { kind: 'leave' }, ctx('alice'))).toThrow(expect.objectContaining({ code: 'ROOM_RESOLVED' }));
-    const rejoin = decide(room, { kind: 'join', userName: 'Alice', onlineHere: false }, ctx('alice'));
+    const rejoin = decide(room, { kind: 'join', userName: 'Alice', presence: noPresence }, ctx('alice'));
     expect(rejoin).toEqual({ room, events: [], changed: false });
     // Presence still works: people keep watching a resolved room.
-    expect(decide(room, { kind: 'connect' }, ctx('bob')).events.map((e) => e.type)).toEqual(['PresenceChanged']);
+    expect(decide(room, mark('bob', true, 5), ctx('bob')).events.map((e) => e.type)).toEqual(['PresenceChanged']);
   });
 });
 
-describe('presence (connect / disconnect)', () => {
-  it('a non-participant connecting or disconnecting changes nothing', () => {
+describe('presence (marks)', () => {
+  it('a non-participant mark changes nothing', () => {
     const room = build(ALICE_BOB);
-    expectNoOp(room, act(room, 'watcher', connect));
-    expectNoOp(room, act(room, 'watcher', disconnect));
+    expectNoOp(room, act(room, 'watcher', mark('watcher', true, 5)));
+    expectNoOp(room, act(room, 'watcher', mark('watcher', false, 6)));
   });
 
-  it('the first instance flips the participant online with a PresenceChanged event', () => {
+  it('a newer online mark flips the participant online with a PresenceChanged event', () => {
     const room = build(ALICE_BOB);
-    const decision = act(frozen(room), 'u2', connect);
+    const decision = act(frozen(room), 'u2', mark('u2', true, 5));
     expect(decision.changed).toBe(true);
     expect(decision.room).toEqual({
       ...room,
       version: 3,
-      participants: [participant('u1', 'Alice'), participant('u2', 'Bob', { onlineOn: ['i1'] })],
+      participants: [participant('u1', 'Alice'), participant('u2', 'Bob', { online: true, presenceSeq: 5 })],
     });
     expect(decision.events).toEqual([
       { type: 'PresenceChanged', transactionId: TX, version: 3, at: T1, userId: 'u2', participant: view('u2', 'Bob', { online: true }) },
     ]);
   });
 
-  it('connecting again on the same instance is a no-op', () => {
-    const room = build([...ALICE_BOB, ['u1', connect]]);
-    expectNoOp(room, act(room, 'u1', connect));
+  it('a mark the participant already has, or an older one, is a no-op', () => {
+    const room = build([...ALICE_BOB, ['u1', mark('u1', true, 5)]]);
+    expectNoOp(room, act(room, 'u1', mark('u1', true, 5)));
+    expectNoOp(room, act(room, 'u1', mark('u1', false, 4)));
+    expectNoOp(room, act(room, 'u1', mark('u1', false, 5)));
   });
 
-  it('a second instance is recorded (changed=true) without an event or a new version', () => {
-    const room = build([...ALICE_BOB, ['u1', connect]]);
-    const decision = act(room, 'u1', connect, { instanceId: 'i2' });
+  it('a newer mark that does not flip is recorded (changed=true) without an event or a new version', () => {
+    const room = build([...ALICE_BOB, ['u1', mark('u1', true, 5)]]);
+    const decision = act(room, 'u1', mark('u1', true, 7));
     expect(decision.changed).toBe(true);
     expect(decision.events).toEqual([]);
-    expect(decision.room).toEqual({
-      ...room,
-      participants: [participant('u1', 'Alice', { onlineOn: ['i1', 'i2'] }), participant('u2', 'Bob')],
-    });
-    expect(decision.room.version).toBe(3);
+    expect(decision.room).toEqual({ ...room, participants: [participant('u1', 'Alice', { online: true, presenceSeq: 7 }), participant('u2', 'Bob')] });
+    // The older flip (offline at 6) arriving late can no longer undo it.
+    expectNoOp(decision.room, act(decision.room, 'u1', mark('u1', false, 6)));
+  });
 
-    // Closing one of the two: still online, changed=true, no event.
-    const partly = act(decision.room, 'u1', disconnect);
-    expect(partly.changed).toBe(true);
-    expect(partly.events).toEqual([]);
-    expect(partly.room.version).toBe(3);
-    expect(partly.room.participants[0]).toEqual(participant('u1', 'Alice', { onlineOn: ['i2'] }));
-
-    // Closing the last one: offline, with an event.
-    const gone = act(partly.room, 'u1', disconnect, { instanceId: 'i2' });
-    expect(gone.changed).toBe(true);
-    expect(gone.room.version).toBe(4);
-    expect(gone.room.participants[0]).toEqual(participant('u1', 'Alice'));
-    expect(gone.events).toEqual([
-      { type: 'PresenceChanged', transactionId: TX, version: 4, at: T1, userId: 'u1', participant: view('u1', 'Alice', { online: false }) },
+  it('flips that arrive out of order end on the newest: offline at 6 after online at 7 is ignored', () => {
+    const room = build([...ALICE_BOB, ['u1', mark('u1', true, 5)]]);
+    const late = act(room, 'u1', mark('u1', true, 7));
+    const early = act(late.room, 'u1', mark('u1', false, 6));
+    expect(early.room.participants[0]).toMatchObject({ online: true, presenceSeq: 7 });
+    // In order, the same flips make two events.
+    const first = act(room, 'u1', mark('u1', false, 6));
+    const second = act(first.room, 'u1', mark('u1', true, 7));
+    expect([...first.events, ...second.events].map((e) => [e.version, (e as { participant: { online: boolean } }).participant.online])).toEqual([
+      [4, false],
+      [5, true],
     ]);
   });
 
-  it('disconnecting the last instance makes PresenceChanged with online false', () => {
-    const room = build([...ALICE_BOB, ['u1', connect]]);
-    const decision = act(room, 'u1', disconnect);
-    expect(decision.changed).toBe(true);
-    expect(decision.room).toEqual({ ...room, version: 4, participants: [participant('u1', 'Alice'), participant('u2', 'Bob')] });
+  it('an offline mark makes PresenceChanged with online false', () => {
+    const room = build([...ALICE_BOB, ['u1', mark('u1', true, 5)]]);
+    const decision = act(room, 'u1', mark('u1', false, 6));
+    expect(decision.room).toEqual({ ...room, version: 4, participants: [participant('u1', 'Alice', { presenceSeq: 6 }), participant('u2', 'Bob')] });
     expect(decision.events).toEqual([
       { type: 'PresenceChanged', transactionId: TX, version: 4, at: T1, userId: 'u1', participant: view('u1', 'Alice', { online: false }) },
     ]);
   });
 
-  it('disconnecting where the participant holds no subscription is a no-op', () => {
-    const room = build(ALICE_BOB);
-    expectNoOp(room, act(room, 'u1', disconnect));
-    const online = build([...ALICE_BOB, ['u1', connect]]);
-    expectNoOp(online, act(online, 'u1', disconnect, { instanceId: 'i2' }));
+  it('a sweep writes several marks in one step: one event per flip, in order, with no userId (the server did it)', () => {
+    const room = build([...ALICE_BOB_CAROL, ['u1', mark('u1', true, 5)], ['u3', mark('u3', true, 6)]]);
+    const decision = act(room, 'server', {
+      kind: 'presence',
+      byServer: true,
+      marks: [
+        { userId: 'u1', online: false, seq: 8 },
+        { userId: 'u2', online: false, seq: 0 },
+        { userId: 'u3', online: false, seq: 9 },
+        { userId: 'gone', online: false, seq: 10 },
+      ],
+    });
+    expect(decision.events).toEqual([
+      { type: 'PresenceChanged', transactionId: TX, version: 6, at: T1, userId: null, participant: view('u1', 'Alice') },
+      { type: 'PresenceChanged', transactionId: TX, version: 7, at: T1, userId: null, participant: view('u3', 'Carol') },
+    ]);
+    expect(decision.room.version).toBe(7);
+    expect(decision.room.participants.map((p) => [p.userId, p.online, p.presenceSeq])).toEqual([
+      ['u1', false, 8],
+      ['u2', false, 0],
+      ['u3', false, 9],
+    ]);
   });
 
-  it('a participant who joined with onlineHere=true is online; connecting on the same instance is then a no-op', () => {
+  it('a participant who joined online goes offline with a newer mark', () => {
     const room = build([['u1', join('Alice', true)]]);
-    expect(room.participants).toEqual([participant('u1', 'Alice', { onlineOn: ['i1'] })]);
-    expectNoOp(room, act(room, 'u1', connect));
-    const decision = act(room, 'u1', disconnect);
+    expect(room.participants).toEqual([participant('u1', 'Alice', { online: true, presenceSeq: 1 })]);
+    expectNoOp(room, act(room, 'u1', mark('u1', true, 1)));
+    const decision = act(room, 'u1', mark('u1', false, 2));
     expect(decision.events).toEqual([
       { type: 'PresenceChanged', transactionId: TX, version: 2, at: T1, userId: 'u1', participant: view('u1', 'Alice') },
     ]);
@@ -718,12 +738,19 @@ describe('presence (connect / disconnect)', () => {
 
   it('presence keeps the participants in join order and does not touch readiness', () => {
     const room = build([...ALICE_BOB_CAROL, ['u2', ready()]]);
-    const decision = act(room, 'u2', connect);
+    const decision = act(room, 'u2', mark('u2', true, 5));
     expect(decision.room.participants).toEqual([
       participant('u1', 'Alice'),
-      participant('u2', 'Bob', { isReady: true, onlineOn: ['i1'] }),
+      participant('u2', 'Bob', { isReady: true, online: true, presenceSeq: 5 }),
       participant('u3', 'Carol'),
     ]);
+  });
+
+  it('a room stored before presence marks (no online, no presenceSeq) reads as offline and takes any mark', () => {
+    const legacy = build(ALICE_BOB);
+    const old = { ...legacy, participants: legacy.participants.map(({ online: _o, presenceSeq: _s, ...rest }) => rest as ParticipantState) };
+    const decision = act(old, 'u1', mark('u1', true, 1));
+    expect(decision.events.map((e) => e.type)).toEqual(['PresenceChanged']);
   });
 });
 

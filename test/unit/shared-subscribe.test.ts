@@ -24,7 +24,6 @@ function context(events: RoomEvent[]): GraphQLContext {
     limits: defaultLimits,
     rooms: undefined as never,
     rateLimit: async () => undefined,
-    presence: undefined as never,
     openStream: () =>
       (async function* () {
         yield* events;

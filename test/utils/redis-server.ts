@@ -1,6 +1,9 @@
 /** Starts and stops real redis-server processes for tests (a Redis to kill, an instance of its own). */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
 export interface RedisProcess {
@@ -8,8 +11,10 @@ export interface RedisProcess {
   port: number;
   /** Kills the process and waits for it to exit. */
   stop(): Promise<void>;
-  /** Starts it again on the same port (after stop), empty. */
+  /** Starts it again on the same port (after stop): empty, or with its data when persistent. */
   restart(): Promise<void>;
+  /** Stops it for good and removes its data. */
+  dispose(): Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -46,15 +51,21 @@ export async function redisAnswers(url: string, timeoutMs = 1000): Promise<boole
   }
 }
 
-export async function startRedisServer(): Promise<RedisProcess> {
+/**
+ * @param options.persistent keep the data across stop/restart (AOF with fsync on every write, in a
+ * temporary directory), as a production Redis would.
+ */
+export async function startRedisServer(options: { persistent?: boolean } = {}): Promise<RedisProcess> {
   if (!hasRedisServer()) {
     throw new Error('redis-server is not installed: `apt-get install -y redis-server` (Debian) or set REDIS_URL to a Redis 7.');
   }
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
+  const dir = options.persistent ? mkdtempSync(join(tmpdir(), 'cr-redis-')) : undefined;
+  const persistence = dir ? ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const launch = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence], {
       stdio: 'ignore',
     });
     const deadline = Date.now() + 10_000;
@@ -72,7 +83,11 @@ export async function startRedisServer(): Promise<RedisProcess> {
     await exited;
   };
   await launch();
-  return { url, port, stop, restart: launch };
+  const dispose = async () => {
+    await stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  };
+  return { url, port, stop, restart: launch, dispose };
 }
 
 /** Every key under `prefix` (SCAN, never KEYS), sorted. */
