@@ -19,6 +19,8 @@ interface LocalRoom {
   counts: Map<string, number>;
   /** Users the store confirmed as held by this instance's current owner id. */
   held: Set<string>;
+  /** Users whose count or hold changed since the store last agreed: only they are looked at. */
+  dirty: Set<string>;
   /** Flips not yet written into the room. */
   flips: Map<string, PresenceMark>;
   /** The loop bringing the store in line, while one runs. */
@@ -61,6 +63,7 @@ export class PresenceTracker {
   acquire(transactionId: string, userId: string): void {
     const room = this.room(transactionId);
     room.counts.set(userId, (room.counts.get(userId) ?? 0) + 1);
+    room.dirty.add(userId);
     this.kick(transactionId, room);
   }
 
@@ -71,6 +74,7 @@ export class PresenceTracker {
     if (!room || count === undefined) return;
     if (count <= 1) room.counts.delete(userId);
     else room.counts.set(userId, count - 1);
+    room.dirty.add(userId);
     this.kick(transactionId, room);
   }
 
@@ -84,6 +88,7 @@ export class PresenceTracker {
     this.owner = next;
     for (const [transactionId, room] of this.rooms) {
       room.held.clear();
+      for (const userId of room.counts.keys()) room.dirty.add(userId);
       this.kick(transactionId, room);
     }
   }
@@ -120,7 +125,7 @@ export class PresenceTracker {
 
   private room(transactionId: string): LocalRoom {
     let room = this.rooms.get(transactionId);
-    if (!room) this.rooms.set(transactionId, (room = { counts: new Map(), held: new Set(), flips: new Map(), running: null }));
+    if (!room) this.rooms.set(transactionId, (room = { counts: new Map(), held: new Set(), dirty: new Set(), flips: new Map(), running: null }));
     return room;
   }
 
@@ -158,9 +163,12 @@ export class PresenceTracker {
   /** One step towards agreement; false when there is nothing left to do. */
   private async step(transactionId: string, room: LocalRoom): Promise<boolean> {
     const { store, rooms } = this.options;
-    for (const userId of new Set([...room.counts.keys(), ...room.held])) {
+    for (const userId of room.dirty) {
       const wanted = room.counts.has(userId);
-      if (wanted === room.held.has(userId)) continue;
+      if (wanted === room.held.has(userId)) {
+        room.dirty.delete(userId);
+        continue;
+      }
       const owner = this.owner;
       const change = wanted ? await store.hold(transactionId, userId, owner) : await store.release(transactionId, userId, owner);
       if (owner !== this.owner) return true; // rotated meanwhile: everything is held again
@@ -182,8 +190,7 @@ export class PresenceTracker {
 
 function hasWork(room: LocalRoom): boolean {
   if (room.flips.size > 0) return true;
-  for (const userId of room.counts.keys()) if (!room.held.has(userId)) return true;
-  for (const userId of room.held) if (!room.counts.has(userId)) return true;
+  for (const userId of room.dirty) if (room.counts.has(userId) !== room.held.has(userId)) return true;
   return false;
 }
 

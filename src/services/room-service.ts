@@ -132,7 +132,13 @@ export class RoomService {
       }
       if (!decision.changed && !request) {
         if (fresh) return roomView(stored.room);
-        stored = undefined;
+        // A no-op on the room this instance has (a watcher's presence, say): confirm it is current,
+        // which moves no state when it is.
+        const current = await store.loadIfChanged(transactionId, stored.revision, stored.room.epoch);
+        if (!current) return this.viewOf(this.cache.get(transactionId) ?? { ...stored });
+        stored = current;
+        fresh = true;
+        this.remember(transactionId, stored);
         continue;
       }
       const result = await store.commit({

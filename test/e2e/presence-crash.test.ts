@@ -29,14 +29,14 @@ function track<T extends { stop(): Promise<unknown> } | InstanceProcess>(thing: 
 
 function watcher(server: { wsUrl: string }, tx: string, after: number) {
   const client = wsClient(server.wsUrl, { userId: `watcher-${Math.random().toString(36).slice(2, 8)}` });
-  cleanups.push(() => client.dispose());
+  cleanups.push(async () => client.dispose());
   const sub = new Subscription<EventsResult>(client, EVENTS, { tx, after });
   return { next: async (timeoutMs = 5000): Promise<EventData> => (await sub.take(1, timeoutMs))[0]!.conflictRoomEvents };
 }
 
 function subscribeAs(server: { wsUrl: string }, user: { userId: string; userName: string }, tx: string, after: number) {
   const client = wsClient(server.wsUrl, user);
-  cleanups.push(() => client.dispose());
+  cleanups.push(async () => client.dispose());
   return { client, sub: new Subscription<EventsResult>(client, EVENTS, { tx, after }) };
 }
 
@@ -185,7 +185,7 @@ describe('stops and restarts', () => {
     ]);
     const client = new Redis(redis.url);
     try {
-      const owners = await client.zrange('cr:{presence}:owners', 0, -1);
+      const owners = await client.zrange('cr:{presence}:owners', '0', '-1');
       expect(owners).toHaveLength(1);
       expect(owners[0]).toMatch(/^node-a\//);
     } finally {
