@@ -120,7 +120,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
   });
 
   const httpServer = createServer(yoga);
-  const closeWs = attachGraphQLWs(httpServer, yoga, graphqlPath, maskError);
+  const closeWs = attachGraphQLWs(httpServer, yoga, graphqlPath, maskError, { maxBufferedBytes: config.subscriberMaxBufferedBytes });
 
   return {
     storeKind: adapters.kind,

@@ -49,6 +49,11 @@ export interface Config {
    * subscriptions go offline within this bound (heartbeats every 1/6 of it; dead after 2/3 of it).
    */
   presenceTimeoutMs: number;
+  /**
+   * SUBSCRIBER_MAX_BUFFERED_BYTES, default 8388608 (8 MiB): bytes waiting on one WebSocket before a
+   * subscription on it is ended as too slow (RATE_LIMITED, reason SLOW_CONSUMER).
+   */
+  subscriberMaxBufferedBytes: number;
   /** LOG_LEVEL, default "info". */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -105,6 +110,7 @@ const envSchema = z.object({
   DEV_AUTH_ON_NETWORK: z.enum(['true', 'false', '']).optional(),
   INSTANCE_ID: text('').refine((v) => !/[\s/{}]/.test(v), 'must not contain spaces, slashes or braces'),
   PRESENCE_TIMEOUT_MS: int(15_000, 300, 3_600_000),
+  SUBSCRIBER_MAX_BUFFERED_BYTES: int(8 * 1024 * 1024, 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -146,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     devAuthOnNetwork: e.DEV_AUTH_ON_NETWORK === 'true',
     instanceId: e.INSTANCE_ID || randomUUID(),
     presenceTimeoutMs: e.PRESENCE_TIMEOUT_MS,
+    subscriberMaxBufferedBytes: e.SUBSCRIBER_MAX_BUFFERED_BYTES,
     logLevel: e.LOG_LEVEL,
   };
 }

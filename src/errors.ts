@@ -38,3 +38,17 @@ export class StoreUnavailableError extends DomainError {
     this.cause = cause;
   }
 }
+
+/**
+ * A subscriber that does not read its events fast enough: its subscription ends (not its connection),
+ * and it resumes with afterVersion = the last version it has, after `retryAfterMs`.
+ */
+export class SlowConsumerError extends DomainError {
+  constructor() {
+    super(
+      ErrorCode.RateLimited,
+      'This subscription fell too far behind its events and was ended; subscribe again with afterVersion set to the last version you have.',
+      { reason: 'SLOW_CONSUMER', retryAfterMs: 1000 },
+    );
+  }
+}

@@ -5,7 +5,16 @@
  */
 export * from './generated/graphql.js';
 export { applyEvent, type ApplyResult, type Room, type RoomEvent } from './apply-event.js';
-export { createRoomClient, execute, type RoomClient, type RoomClientOptions, type RoomHandle } from './room-client.js';
+export {
+  type ChangeOptions,
+  createRoomClient,
+  execute,
+  type RoomClient,
+  type RoomClientError,
+  type RoomClientOptions,
+  type RoomConnectionStatus,
+  type RoomHandle,
+} from './room-client.js';
 
 import fragmentMatcher from './generated/possible-types.js';
 

@@ -32,15 +32,46 @@ export type RoomClientOptions =
   /** Or what the SDK needs to make one: it reconnects forever, with backoff, and `dispose()` closes it. */
   | ({ url: string } & Partial<Pick<ClientOptions, 'connectionParams' | 'webSocketImpl' | 'retryWait'>>);
 
+/**
+ * Where the room's stream stands:
+ * - `connecting`: the first subscription is on its way;
+ * - `live`: subscribed on a connected socket: every change reaches `state`;
+ * - `resyncing`: catching up after a gap, a reconnect or a stream the server ended (it resumes from
+ *   the last version applied);
+ * - `offline`: the socket is down; graphql-ws reconnects with backoff, then the room resyncs;
+ * - `closed`: no longer followed (close(), leave(), or an error that retrying cannot fix, such as
+ *   FORBIDDEN, reported through onError first).
+ */
+export type RoomConnectionStatus = 'connecting' | 'live' | 'resyncing' | 'offline' | 'closed';
+
+/** An error the room met while following; `code` is the contract's `extensions.code` when there is one. */
+export type RoomClientError = Error & { code?: string; errors?: ReadonlyArray<{ message: string; extensions?: Record<string, unknown> }> };
+
+/** Options of the changing calls. */
+export interface ChangeOptions {
+  expectedVersion?: number;
+  /**
+   * Names this change for retries: a call repeated with the same requestId after a lost reply makes no
+   * second change. Default: a new one per call; graphql-ws resends an operation whose reply was lost
+   * after a reconnect with the same requestId.
+   */
+  requestId?: string;
+}
+
 export interface RoomHandle {
   /** The room as the server has it, as of the last event applied. */
   readonly state: Room;
+  readonly status: RoomConnectionStatus;
   /** Called after every change of `state`, with the event that caused it (none after a reload). */
   onChange(listener: (state: Room, event?: RoomEvent) => void): () => void;
-  /** Select a value. Safe to retry: each call carries its own requestId. */
-  select(field: string, value: string, options?: { expectedVersion?: number }): Promise<Room>;
-  clear(field: string, options?: { expectedVersion?: number }): Promise<Room>;
-  setReady(isReady: boolean): Promise<Room>;
+  /** Called with every new status. */
+  onStatus(listener: (status: RoomConnectionStatus) => void): () => void;
+  /** Called with every error met while following (the calls below reject with theirs instead). */
+  onError(listener: (error: RoomClientError) => void): () => void;
+  /** Select a value. Safe to retry with the same `requestId`. */
+  select(field: string, value: string, options?: ChangeOptions): Promise<Room>;
+  clear(field: string, options?: ChangeOptions): Promise<Room>;
+  setReady(isReady: boolean, options?: Pick<ChangeOptions, 'requestId'>): Promise<Room>;
   /** Leaves the room (your selections stay) and stops following it. */
   leave(): Promise<Room>;
   /** Stops following the room; the room itself is untouched. */
@@ -56,7 +87,7 @@ export interface RoomClient {
   dispose(): Promise<void>;
 }
 
-/** Runs one query or mutation over the socket; rejects with the GraphQL errors' first message (and `errors`). */
+/** Runs one query or mutation over the socket; rejects with the GraphQL errors' first message (and `errors`, `code`). */
 export function execute<R, V extends Record<string, unknown>>(client: Client, document: TypedDocumentNode<R, V>, variables: V): Promise<R> {
   return new Promise((resolve, reject) => {
     let result: R | undefined;
@@ -64,16 +95,34 @@ export function execute<R, V extends Record<string, unknown>>(client: Client, do
       { query: print(document), variables },
       {
         next: (value) => {
-          if (value.errors?.length) {
-            reject(Object.assign(new Error(value.errors[0]!.message), { errors: value.errors }));
-          } else result = value.data as R;
+          if (value.errors?.length) reject(graphQLError(value.errors));
+          else result = value.data as R;
         },
-        error: reject,
+        error: (error) => reject(toError(error)),
         complete: () => (result === undefined ? reject(new Error('no result')) : resolve(result)),
       },
     );
   });
 }
+
+function graphQLError(errors: NonNullable<RoomClientError['errors']>): RoomClientError {
+  const code = errors[0]?.extensions?.['code'];
+  return Object.assign(new Error(errors[0]?.message ?? 'GraphQL error'), { errors, ...(typeof code === 'string' ? { code } : {}) });
+}
+
+/** graphql-ws reports a failed socket as a CloseEvent, an Error or a list of GraphQL errors. */
+function toError(error: unknown): RoomClientError {
+  if (error instanceof Error) return error;
+  if (Array.isArray(error)) return graphQLError(error);
+  const close = error as { code?: number; reason?: string } | null;
+  if (close && typeof close.code === 'number') {
+    return Object.assign(new Error(`WebSocket closed with ${close.code}${close.reason ? `: ${close.reason}` : ''}`), { code: `CLOSE_${close.code}` });
+  }
+  return new Error(String(error));
+}
+
+/** Errors the same request would meet again: following the room stops. */
+const fatalCodes = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'CLOSE_4400', 'CLOSE_4401', 'CLOSE_4403', 'CLOSE_4406']);
 
 const newRequestId = () => globalThis.crypto.randomUUID();
 
@@ -94,29 +143,70 @@ export function createRoomClient(options: RoomClientOptions): RoomClient {
 
   async function follow(transactionId: string, initial: Room): Promise<RoomHandle> {
     let state = initial;
+    let status: RoomConnectionStatus = 'connecting';
     let closed = false;
     let stopEvents: (() => void) | undefined;
+    let retryTimer: ReturnType<typeof setTimeout> | undefined;
+    let failures = 0;
     const listeners = new Set<(state: Room, event?: RoomEvent) => void>();
+    const statusListeners = new Set<(status: RoomConnectionStatus) => void>();
+    const errorListeners = new Set<(error: RoomClientError) => void>();
     const emit = (event?: RoomEvent) => listeners.forEach((listener) => listener(state, event));
+    const setStatus = (next: RoomConnectionStatus) => {
+      if (status === next || status === 'closed') return;
+      status = next;
+      statusListeners.forEach((listener) => listener(next));
+    };
+    const report = (error: RoomClientError) => errorListeners.forEach((listener) => listener(error));
 
-    const subscribe = () => {
+    /** The stream ended or failed: report it, then resume from the last version after a pause. */
+    const streamEnded = (error?: RoomClientError) => {
+      if (closed) return;
+      // Also ends an operation graphql-ws would otherwise resend after a reconnect.
       stopEvents?.();
-      stopEvents = client.subscribe(
+      stopEvents = undefined;
+      if (error) report(error);
+      if (error?.code && fatalCodes.has(error.code)) return close();
+      setStatus('resyncing');
+      const retryAfter = Number(error?.errors?.[0]?.extensions?.['retryAfterMs']);
+      const delay = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : Math.min(100 * 2 ** failures++, 5000);
+      clearTimeout(retryTimer);
+      retryTimer = setTimeout(subscribe, delay);
+    };
+    const subscribe = () => {
+      if (closed) return;
+      stopEvents?.();
+      let ended = false;
+      const end = (error?: RoomClientError) => {
+        if (ended) return;
+        ended = true;
+        streamEnded(error);
+      };
+      const unsubscribe = client.subscribe(
         { query: print(ConflictRoomEventsDocument), variables: { transactionId, afterVersion: state.version, epoch: state.epoch } },
         {
           next: (result) => {
+            if (result.errors?.length) return end(graphQLError(result.errors));
             const event = (result.data as { conflictRoomEvents?: RoomEvent } | null | undefined)?.conflictRoomEvents;
             if (event) receive(event);
           },
-          error: () => undefined, // the socket's own retries and the reconnect handler below resume
-          complete: () => undefined,
+          // A socket the client gave up on (a fatal close code, or retries exhausted).
+          error: (error) => end(toError(error)),
+          complete: () => end(),
         },
       );
+      // Stopped on purpose (replaced, reloaded, closed): its completion is not an end to act on.
+      stopEvents = () => {
+        ended = true;
+        unsubscribe();
+      };
+      if (connected) setStatus('live');
     };
     const receive = (event: RoomEvent) => {
       const outcome = applyEvent(state, event);
       if (outcome.kind === 'stale') return;
       if (outcome.kind === 'gap') return void reload();
+      failures = 0;
       state = outcome.room;
       emit(event);
     };
@@ -128,38 +218,76 @@ export function createRoomClient(options: RoomClientOptions): RoomClient {
       return state;
     };
     const reload = async () => {
-      const { conflictRoom } = await execute(client, ConflictRoomDocument, { transactionId });
-      if (closed) return;
-      state = conflictRoom;
-      emit();
-      subscribe();
+      setStatus('resyncing');
+      stopEvents?.();
+      stopEvents = undefined;
+      try {
+        const { conflictRoom } = await execute(client, ConflictRoomDocument, { transactionId });
+        if (closed) return;
+        state = conflictRoom;
+        emit();
+        subscribe();
+      } catch (error) {
+        streamEnded(toError(error));
+      }
     };
-    // After the socket comes back, follow from the last version applied, not from where we started.
-    let connections = 0;
-    const offConnected = client.on('connected', () => {
-      if (++connections > 1 && !closed) subscribe();
-    });
+    // The socket's state drives the status; after it comes back, follow from the last version applied
+    // (graphql-ws would resend the subscription with the version it started from).
+    let connected = true;
+    const offs = [
+      client.on('connected', () => {
+        const reconnected = !connected;
+        connected = true;
+        if (closed || !reconnected) return;
+        setStatus('resyncing');
+        subscribe();
+      }),
+      client.on('closed', (event) => {
+        connected = false;
+        if (closed) return;
+        setStatus('offline');
+        // A close with a code of its own is the server saying why; graphql-ws retries most of them.
+        const code = (event as { code?: unknown } | undefined)?.code;
+        if (typeof code === 'number' && code >= 4000) streamEnded(toError(event));
+      }),
+    ];
     subscribe();
 
     const close = () => {
       closed = true;
-      offConnected();
+      setStatus('closed');
+      clearTimeout(retryTimer);
+      offs.forEach((off) => off());
       stopEvents?.();
       listeners.clear();
+      statusListeners.clear();
+      errorListeners.clear();
     };
+    const requestId = (options: { requestId?: string }) => options.requestId ?? newRequestId();
     return {
       get state() {
         return state;
+      },
+      get status() {
+        return status;
       },
       onChange(listener) {
         listeners.add(listener);
         return () => listeners.delete(listener);
       },
+      onStatus(listener) {
+        statusListeners.add(listener);
+        return () => statusListeners.delete(listener);
+      },
+      onError(listener) {
+        errorListeners.add(listener);
+        return () => errorListeners.delete(listener);
+      },
       select: async (field, value, opts = {}) =>
-        adopt((await execute(client, SelectFieldDocument, { transactionId, field, value, expectedVersion: opts.expectedVersion ?? null, requestId: newRequestId() })).selectField),
+        adopt((await execute(client, SelectFieldDocument, { transactionId, field, value, expectedVersion: opts.expectedVersion ?? null, requestId: requestId(opts) })).selectField),
       clear: async (field, opts = {}) =>
-        adopt((await execute(client, ClearFieldDocument, { transactionId, field, expectedVersion: opts.expectedVersion ?? null, requestId: newRequestId() })).clearField),
-      setReady: async (isReady) => adopt((await execute(client, SetReadyDocument, { transactionId, isReady, requestId: newRequestId() })).setReady),
+        adopt((await execute(client, ClearFieldDocument, { transactionId, field, expectedVersion: opts.expectedVersion ?? null, requestId: requestId(opts) })).clearField),
+      setReady: async (isReady, opts = {}) => adopt((await execute(client, SetReadyDocument, { transactionId, isReady, requestId: requestId(opts) })).setReady),
       leave: async () => {
         const { leaveConflictRoom } = await execute(client, LeaveConflictRoomDocument, { transactionId });
         close();

@@ -11,7 +11,7 @@
  */
 import type { EventBatch, RoomEvent } from '../domain/events.js';
 import { type RoomState, roomView } from '../domain/room.js';
-import { StoreUnavailableError } from '../errors.js';
+import { SlowConsumerError, StoreUnavailableError } from '../errors.js';
 import type { RoomEvents } from '../ports/room-events.js';
 import type { RoomStore } from '../ports/room-store.js';
 import type { PresenceTracker } from './presence.js';
@@ -70,7 +70,7 @@ export class RoomStreamSource implements AsyncIterable<RoomEvent | StreamFailure
       event: (event) => {
         if (queue.length >= maxQueuedEvents) {
           stream.close();
-          queue.push({ type: 'StreamFailure', error: new StoreUnavailableError('the client did not keep up; resume from the last version received') });
+          queue.push({ type: 'StreamFailure', error: new SlowConsumerError() });
           ended = true;
         } else queue.push(event);
         wake();

@@ -44,6 +44,7 @@ export function attachGraphQLWs(
   yoga: YogaServerInstance<any, any>,
   path: string,
   maskError: (error: unknown, message: string) => Error,
+  options: { maxBufferedBytes: number },
 ): () => Promise<void> {
   const wsServer = new WebSocketServer({ server: httpServer, path });
   const envelopedByConnection = new WeakMap<object, ReturnType<typeof yoga.getEnveloped>>();
@@ -97,7 +98,7 @@ export function attachGraphQLWs(
           document,
           variableValues: payload.variables ?? null,
           contextValue: await contextFactory(),
-          rootValue: { execute, direct: { socket: ctx.extra.socket as DirectSocket['socket'], id, send: uncorkedSend.get(ctx.extra.socket) } } satisfies EnvelopedRoot,
+          rootValue: { execute, direct: { socket: ctx.extra.socket as DirectSocket['socket'], id, send: uncorkedSend.get(ctx.extra.socket), maxBufferedBytes: options.maxBufferedBytes } } satisfies EnvelopedRoot,
         };
         return args;
       },

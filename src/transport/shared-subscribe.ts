@@ -22,6 +22,7 @@ import {
   execute,
   visit,
 } from 'graphql';
+import { SlowConsumerError } from '../errors.js';
 
 /** A result whose JSON is computed once and shared by every socket that sends it. */
 export class SharedResult {
@@ -52,11 +53,12 @@ export interface DirectSocket {
   id: string;
   /** Writes to the socket at once (the socket's own send may gather messages). Default: socket.send. */
   send?: ((data: Buffer) => void) | undefined;
+  /** Bytes queued on the socket before a subscription on it is ended as too slow. Default 8 MiB. */
+  maxBufferedBytes?: number;
 }
 const OPEN = 1;
 const closingBrace = Buffer.from('}');
-/** Bytes queued on one socket before its subscription is ended as too slow (the client can resume). */
-const maxBufferedBytes = 8 * 1024 * 1024;
+const defaultMaxBufferedBytes = 8 * 1024 * 1024;
 
 const documentIds = new WeakMap<DocumentNode, { id: number; inner: Map<string | null, string[]> }>();
 let nextDocumentId = 0;
@@ -167,29 +169,32 @@ export async function sharedSubscribe(
 function writeDirectly(source: PushSource, direct: DirectSocket, key: string, args: ExecutionArgs, maskErrors: MaskErrors): AsyncIterableIterator<SharedResult> {
   const { socket } = direct;
   const send = direct.send ?? ((data: Buffer) => socket.send(data));
+  const maxBufferedBytes = direct.maxBufferedBytes ?? defaultMaxBufferedBytes;
   // The message around the shared payload, encoded once per subscription.
   const prefix = Buffer.from(`{"id":${JSON.stringify(direct.id)},"type":"next","payload":`);
   let finish!: () => void;
   const finished = new Promise<IteratorResult<SharedResult>>((resolve) => (finish = () => resolve({ done: true, value: undefined })));
-  const write = (event: unknown): boolean => {
-    if (socket.readyState !== OPEN) return false;
-    if (socket.bufferedAmount > maxBufferedBytes) {
-      stream.close();
-      socket.close(4429, 'Too slow: resume from the last version received');
-      finish();
-      return false;
-    }
+  const frame = (event: unknown) => {
     const payload = sharedResult(event, key, args, maskErrors).bytes;
     send(Buffer.concat([prefix, payload, closingBrace], prefix.length + payload.length + 1));
-    return true;
   };
-  const stream = source.start({
-    event: write,
-    fail: (error) => {
-      write({ type: 'StreamFailure', error });
-      finish();
-    },
-  });
+  // Ends this subscription alone with a coded error, then graphql-ws sends `complete`.
+  const end = (error: unknown) => {
+    if (socket.readyState === OPEN) frame({ type: 'StreamFailure', error });
+    finish();
+  };
+  const write = (event: unknown): void => {
+    if (socket.readyState !== OPEN) return;
+    // A socket that stopped reading: this subscription ends with an error the client can act on
+    // (resume from the last version it has). Closing the socket instead would end its other
+    // operations too, and a 4429 close is one graphql-ws clients never retry.
+    if (socket.bufferedAmount > maxBufferedBytes) {
+      stream.close();
+      return end(new SlowConsumerError());
+    }
+    frame(event);
+  };
+  const stream = source.start({ event: write, fail: end });
   const iterator: AsyncIterableIterator<SharedResult> & { return(): Promise<IteratorResult<SharedResult>> } = {
     [Symbol.asyncIterator]: () => iterator,
     next: () => finished,

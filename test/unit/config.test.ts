@@ -33,6 +33,7 @@ describe('loadConfig defaults', () => {
       devAuthOnNetwork: false,
       instanceId: expect.any(String),
       presenceTimeoutMs: 15_000,
+      subscriberMaxBufferedBytes: 8 * 1024 * 1024,
       logLevel: 'info',
     });
   });
@@ -79,6 +80,7 @@ describe('loadConfig overrides', () => {
       AUTH_MODE: 'dev',
       INSTANCE_ID: 'node-a',
       PRESENCE_TIMEOUT_MS: '3000',
+      SUBSCRIBER_MAX_BUFFERED_BYTES: '65536',
       LOG_LEVEL: 'debug',
     });
     expect(config).toEqual({
@@ -100,6 +102,7 @@ describe('loadConfig overrides', () => {
       devAuthOnNetwork: true,
       instanceId: 'node-a',
       presenceTimeoutMs: 3000,
+      subscriberMaxBufferedBytes: 65536,
       logLevel: 'debug',
     });
   });
