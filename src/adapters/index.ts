@@ -65,7 +65,12 @@ export async function createAdapters(config: Config, logger: Logger): Promise<Ad
   // RedisRoomStore sends TIME as it is built, so it comes last.
   const presence = new RedisPresenceStore({ client, keys, ttlSeconds: room.ttlSeconds });
   const store = new RedisRoomStore({ client, keys, ...room, timeoutMs: config.redis.timeoutMs });
-  const events = new RedisRoomEvents({ publisher: client, subscriber, keys, subscribeTimeoutMs: config.redis.timeoutMs });
+  const events = new RedisRoomEvents({
+    subscriber,
+    keys,
+    subscribeTimeoutMs: config.redis.timeoutMs,
+    onError: (error) => logger.warn({ err: error }, 'a message on a room channel that is not a batch'),
+  });
   return {
     store,
     events,

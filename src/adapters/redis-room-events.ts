@@ -1,10 +1,13 @@
 /**
- * Live fan-out across instances through graphql-redis-subscriptions on a dedicated subscriber connection.
- * One RedisPubSub subscription per room per instance, whatever the number of local subscribers; each
- * message is parsed once per instance and handed to every local listener in one loop. The batches are
- * published by the commit script, not here.
+ * Live fan-out across instances on a dedicated ioredis subscriber connection: one SUBSCRIBE per room
+ * per instance, whatever the number of local subscribers; each message is parsed once per instance
+ * and handed to every local listener in one loop. The batches are published by the commit script.
+ *
+ * ioredis itself is the pub/sub client here (its subscribe resolves once Redis confirmed, it
+ * re-subscribes after a reconnect). graphql-redis-subscriptions added nothing this needs, sent an
+ * UNSUBSCRIBE and a PUNSUBSCRIBE per channel without handling their rejections, and cannot do
+ * sharded pub/sub.
  */
-import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Cluster, Redis } from 'ioredis';
 import type { EventBatch } from '../domain/events.js';
 import { StoreUnavailableError } from '../errors.js';
@@ -12,52 +15,54 @@ import type { RoomEvents, RoomEventsListener } from '../ports/room-events.js';
 import type { RedisKeys } from './redis-keys.js';
 
 export interface RedisEventsOptions {
-  /** Used only for RedisPubSub's publish, which this service does not call. */
-  publisher: Redis | Cluster;
   /** A connection of its own, in subscriber mode from the first subscription on. */
   subscriber: Redis | Cluster;
   keys: RedisKeys;
   /** Milliseconds to wait for Redis to confirm a subscription before failing with STORE_UNAVAILABLE. */
   subscribeTimeoutMs: number;
+  /** Called with a message that is not a batch (never published by this service). */
+  onError?(error: unknown): void;
 }
 
 interface LocalRoom {
+  channel: string;
   listeners: Set<RoomEventsListener>;
-  /** RedisPubSub's subscription id, once Redis confirmed the SUBSCRIBE. */
-  confirmed: Promise<number>;
+  /** Resolves once Redis confirmed the SUBSCRIBE. */
+  confirmed: Promise<void>;
+  ready: boolean;
 }
 
 export class RedisRoomEvents implements RoomEvents {
-  private readonly pubsub: RedisPubSub;
   /** Every confirmed listener, for resyncs. */
   private readonly listeners = new Set<RoomEventsListener>();
+  /** By channel. A room stays here while its SUBSCRIBE is pending, even with no listener left. */
   private readonly rooms = new Map<string, LocalRoom>();
   /** Set when the subscriber connection closes, whether or not it had been ready when we started. */
   private lost = false;
 
   constructor(private readonly options: RedisEventsOptions) {
-    // RedisPubSub sends UNSUBSCRIBE and drops the reply: on a closed connection that rejection would go
-    // unhandled. The channel is re-subscribed or released with the connection anyway.
-    const subscriber = options.subscriber as unknown as Record<'unsubscribe' | 'punsubscribe', (...args: unknown[]) => unknown>;
-    for (const name of ['unsubscribe', 'punsubscribe'] as const) {
-      const original = subscriber[name]!.bind(options.subscriber);
-      subscriber[name] = (...args: unknown[]) => {
-        const reply = original(...args);
-        if (reply instanceof Promise) reply.catch(() => undefined);
-        return reply;
-      };
-    }
-    this.pubsub = new RedisPubSub({ publisher: options.publisher, subscriber: options.subscriber });
+    const { subscriber } = options;
+    subscriber.on('message', (channel: string, message: string) => {
+      const room = this.rooms.get(channel);
+      if (!room || room.listeners.size === 0) return;
+      let batch: EventBatch;
+      try {
+        batch = JSON.parse(message) as EventBatch;
+      } catch (error) {
+        return options.onError?.(error);
+      }
+      for (const listener of room.listeners) listener.onBatch(batch);
+    });
     // After a lost connection, batches published meanwhile never arrive: every listener checks its log.
-    options.subscriber.on('close', () => {
+    subscriber.on('close', () => {
       this.lost = true;
     });
-    options.subscriber.on('ready', () => {
+    subscriber.on('ready', () => {
       if (!this.lost) return;
       this.lost = false;
       // ioredis re-subscribes on 'ready'; a PING answered after those SUBSCRIBEs means they are in place,
       // so anything committed from then on is delivered and anything before it is in the log.
-      options.subscriber.ping().then(
+      subscriber.ping().then(
         () => {
           for (const listener of this.listeners) listener.onResync?.();
         },
@@ -67,8 +72,9 @@ export class RedisRoomEvents implements RoomEvents {
   }
 
   async subscribe(transactionId: string, listener: RoomEventsListener): Promise<() => void> {
-    let room = this.rooms.get(transactionId);
-    if (!room) this.rooms.set(transactionId, (room = this.openRoom(transactionId)));
+    const channel = this.options.keys.channel(transactionId);
+    let room = this.rooms.get(channel);
+    if (!room) this.rooms.set(channel, (room = this.openRoom(channel)));
     room.listeners.add(listener);
     let ended = false;
     const end = () => {
@@ -76,10 +82,7 @@ export class RedisRoomEvents implements RoomEvents {
       ended = true;
       room.listeners.delete(listener);
       this.listeners.delete(listener);
-      if (room.listeners.size > 0) return;
-      // The last local listener of the room: release its channel.
-      if (this.rooms.get(transactionId) === room) this.rooms.delete(transactionId);
-      room.confirmed.then((id) => this.pubsub.unsubscribe(id), () => undefined);
+      this.releaseIfUnused(room);
     };
     try {
       await this.withTimeout(room.confirmed);
@@ -91,17 +94,29 @@ export class RedisRoomEvents implements RoomEvents {
     return end;
   }
 
-  /** One RedisPubSub subscription per room: each batch is handed to the room's local listeners in one loop. */
-  private openRoom(transactionId: string): LocalRoom {
-    const listeners = new Set<RoomEventsListener>();
-    const confirmed = this.pubsub.subscribe(this.options.keys.channel(transactionId), (batch: EventBatch) => {
-      for (const listener of listeners) listener.onBatch(batch);
+  private openRoom(channel: string): LocalRoom {
+    const room: LocalRoom = { channel, listeners: new Set(), ready: false, confirmed: Promise.resolve() };
+    room.confirmed = this.options.subscriber.subscribe(channel).then(() => {
+      room.ready = true;
+      // Everyone left while the SUBSCRIBE was on its way.
+      this.releaseIfUnused(room);
     });
-    confirmed.catch(() => {
+    room.confirmed.catch(() => {
       // A failed SUBSCRIBE: the next subscriber of the room starts over.
-      if (this.rooms.get(transactionId)?.confirmed === confirmed) this.rooms.delete(transactionId);
+      if (this.rooms.get(channel) === room) this.rooms.delete(channel);
     });
-    return { listeners, confirmed };
+    return room;
+  }
+
+  /**
+   * The last local listener left: release the channel. The UNSUBSCRIBE goes out at once, so a
+   * SUBSCRIBE for the same channel issued later is ordered after it on the connection.
+   */
+  private releaseIfUnused(room: LocalRoom): void {
+    if (room.listeners.size > 0 || !room.ready || this.rooms.get(room.channel) !== room) return;
+    this.rooms.delete(room.channel);
+    // On a lost connection the channel goes with it; ioredis only re-subscribes what is still wanted.
+    this.options.subscriber.unsubscribe(room.channel).catch(() => undefined);
   }
 
   private async withTimeout<T>(promise: Promise<T>): Promise<T> {

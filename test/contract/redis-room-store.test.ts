@@ -66,7 +66,7 @@ async function harness(options: Options = {}): Promise<Harness> {
     eventLogLength: options.eventLogLength ?? contractStoreOptions.eventLogLength,
     requestIdTtlSeconds: options.requestIdTtlSeconds ?? contractStoreOptions.requestIdTtlSeconds,
   });
-  const events = new RedisRoomEvents({ publisher: client, subscriber, keys, subscribeTimeoutMs: STORE_TIMEOUT_MS });
+  const events = new RedisRoomEvents({ subscriber, keys, subscribeTimeoutMs: STORE_TIMEOUT_MS });
   let cleaned = false;
   return {
     prefix,
@@ -234,6 +234,27 @@ describe('redis store only', () => {
     endFirst();
     endSecond();
     await eventually(async () => expect(((await client.pubsub('NUMSUB', channel)) as [string, number])[1]).toBe(0), 5000);
+  });
+
+  it('a room left and subscribed again at once keeps its channel: the UNSUBSCRIBE is ordered before the new SUBSCRIBE', async () => {
+    const { events, client, keys, store } = await make();
+    const channel = keys.channel('tx-again');
+    const numsub = async () => Number(((await client.pubsub('NUMSUB', channel)) as [string, number])[1]);
+    for (let i = 0; i < 20; i++) {
+      const end = await events.subscribe('tx-again', new BatchCollector());
+      end();
+    }
+    // Left while its SUBSCRIBE was still on its way, then joined again.
+    const pending = events.subscribe('tx-again', new BatchCollector());
+    (await pending)();
+    const listener = new BatchCollector();
+    const [endA] = await Promise.all([events.subscribe('tx-again', listener), events.subscribe('tx-again', new BatchCollector()).then((end) => end())]);
+    expect(await numsub()).toBe(1);
+    const room = await RoomDriver.open(store, 'tx-again');
+    const batch = { epoch: room.room.epoch, events: await room.join('u1') };
+    expect(await listener.until(1)).toEqual([batch]);
+    endA();
+    await eventually(async () => expect(await numsub()).toBe(0), 5000);
   });
 
   it('delivers batches committed by another instance', async () => {
