@@ -20,6 +20,7 @@ import { createRateLimit } from './services/rate-limit.js';
 import { RoomService } from './services/room-service.js';
 import { RoomStreamSource } from './services/room-stream.js';
 import { attachGraphQLWs } from './transport/graphql-ws.js';
+import { useSharedSubscriptions } from './transport/shared-subscribe.js';
 import { isClientError, maskError, useContractErrorCodes } from './transport/mask-error.js';
 
 export const graphqlPath = '/graphql';
@@ -83,6 +84,8 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
     // Subscription events are executed once per event and document (src/transport/shared-subscribe.ts).
     plugins: [
       useContractErrorCodes(),
+      // SSE subscriptions share each event's execution, as graphql-ws ones do.
+      useSharedSubscriptions(),
       // Only documents holding one operation, a query: the plugin caches compiled queries by document,
       // not by operation name.
       useGraphQlJit(

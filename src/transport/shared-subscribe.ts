@@ -6,8 +6,9 @@
  * result of one selection set on one event is the same for all of them: it is computed once, serialized
  * once, and handed to each socket as ready JSON. Keys are the event object, the document, the operation
  * and the values of the variables used below the root field (the root field's own arguments, such as
- * afterVersion, only choose which events arrive). The event types' resolvers read nothing of the
- * context, which is what makes this sound; a resolver that does must not be added below the root field.
+ * afterVersion, only choose which events arrive). Events are executed with a context that has no
+ * viewer (viewerlessContext), so a resolver below the root field cannot make a result that depends on
+ * who subscribed: reading the context fails instead.
  */
 import {
   type DocumentNode,
@@ -115,8 +116,20 @@ function resultKey(args: ExecutionArgs): string {
 
 const resultsByEvent = new WeakMap<object, Map<string, SharedResult>>();
 
+/**
+ * The context shared results are executed with: it has no viewer. A result made once for every
+ * subscriber must not depend on who asked first, so a resolver below the root field that reads the
+ * context fails (its field gets an error) instead of leaking the first subscriber's view to the others.
+ */
+export const viewerlessContext: object = new Proxy(Object.freeze({}), {
+  get(_target, property) {
+    if (typeof property === 'symbol' || property === 'then' || property === 'toJSON') return undefined;
+    throw new Error(`A subscription event is executed once for every subscriber, without a viewer: a resolver below the root field read context.${property}.`);
+  },
+});
+
 function sharedResult(event: unknown, key: string, args: ExecutionArgs, maskErrors: MaskErrors): SharedResult {
-  const run = () => new SharedResult(maskErrors(execute({ ...args, rootValue: event }) as ExecutionResult));
+  const run = () => new SharedResult(maskErrors(execute({ ...args, rootValue: event, contextValue: viewerlessContext }) as ExecutionResult));
   if (typeof event !== 'object' || event === null) return run();
   let byKey = resultsByEvent.get(event);
   if (!byKey) resultsByEvent.set(event, (byKey = new Map()));
@@ -205,4 +218,33 @@ function writeDirectly(source: PushSource, direct: DirectSocket, key: string, ar
     },
   };
   return iterator;
+}
+
+/**
+ * Subscriptions over HTTP (SSE) through yoga: the same shared execution per event and document as
+ * graphql-ws, each subscriber's iterator yielding the shared ExecutionResult. Yoga serializes it for
+ * each SSE response (it takes results, not JSON).
+ */
+export function useSharedSubscriptions(): { onSubscribe(payload: { setSubscribeFn(fn: (args: ExecutionArgs) => unknown): void }): void } {
+  return {
+    onSubscribe({ setSubscribeFn }) {
+      setSubscribeFn(async (args: ExecutionArgs) => {
+        const shared = await sharedSubscribe(args, (result) => result);
+        if (!(Symbol.asyncIterator in shared)) return shared;
+        const iterator = shared;
+        const results: AsyncIterableIterator<ExecutionResult> = {
+          [Symbol.asyncIterator]: () => results,
+          next: async () => {
+            const step = await iterator.next();
+            return step.done ? { done: true, value: undefined } : { done: false, value: step.value.result };
+          },
+          return: async () => {
+            await iterator.return?.();
+            return { done: true, value: undefined };
+          },
+        };
+        return results;
+      });
+    },
+  };
 }

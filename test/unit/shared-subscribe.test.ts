@@ -1,11 +1,12 @@
 /** One execution and one JSON per event and document, however many subscribers share them. */
-import { type ExecutionResult, parse } from 'graphql';
+import { type ExecutionResult, GraphQLInt, GraphQLObjectType, GraphQLSchema, GraphQLString, parse } from 'graphql';
+import { createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
 import type { RoomEvent } from '../../src/domain/events.js';
 import { defaultLimits } from '../../src/domain/limits.js';
 import type { GraphQLContext } from '../../src/schema/builder.js';
 import { schema } from '../../src/schema/index.js';
-import { SharedResult, sharedSubscribe } from '../../src/transport/shared-subscribe.js';
+import { SharedResult, sharedSubscribe, useSharedSubscriptions } from '../../src/transport/shared-subscribe.js';
 
 const event: RoomEvent = {
   type: 'FieldSelected',
@@ -110,5 +111,64 @@ describe('sharedSubscribe', () => {
     const omitted = await firstOf({ tx: 'tx', after: 1 });
     const explicitNull = await firstOf({ tx: 'tx', after: 1, field: null });
     expect(explicitNull).not.toBe(omitted);
+  });
+});
+
+describe('shared execution has no viewer', () => {
+  /** A schema of its own: an event type with one field whose resolver reads the context. */
+  const tickEvent = { n: 1 };
+  let computed = 0;
+  const tickSchema = new GraphQLSchema({
+    query: new GraphQLObjectType({ name: 'Query', fields: { x: { type: GraphQLInt } } }),
+    subscription: new GraphQLObjectType({
+      name: 'Subscription',
+      fields: {
+        tick: {
+          type: new GraphQLObjectType({
+            name: 'Tick',
+            fields: {
+              n: { type: GraphQLInt },
+              computed: { type: GraphQLInt, resolve: (tick: { n: number }) => (computed++, tick.n * 10) },
+              viewer: { type: GraphQLString, resolve: (_tick, _args, ctx: { userId: string }) => ctx.userId },
+            },
+          }),
+          subscribe: async function* () {
+            yield tickEvent; // the same object for every subscriber, as room events are
+            await new Promise(() => undefined);
+          },
+          resolve: (tick: unknown) => tick,
+        },
+      },
+    }),
+  });
+
+  it('a resolver below the root field that reads the context fails instead of leaking the first viewer', async () => {
+    const stream = (await sharedSubscribe(
+      { schema: tickSchema, document: parse('subscription { tick { n viewer } }'), contextValue: { userId: 'alice' } },
+      identity,
+    )) as AsyncIterableIterator<SharedResult>;
+    const { value } = await stream.next();
+    await stream.return?.();
+    expect(value!.result.data).toEqual({ tick: { n: 1, viewer: null } });
+    expect(value!.result.errors?.[0]?.message).toMatch(/without a viewer: a resolver below the root field read context\.userId/);
+  });
+
+  it('SSE subscribers through yoga share one execution per event (useSharedSubscriptions)', async () => {
+    const yoga = createYoga({ schema: tickSchema, plugins: [useSharedSubscriptions()], logging: false });
+    computed = 0;
+    const firstEvent = async () => {
+      const response = await yoga.fetch('http://yoga/graphql?query=' + encodeURIComponent('subscription { tick { n computed } }'), {
+        headers: { accept: 'text/event-stream' },
+      });
+      const reader = response.body!.getReader();
+      let text = '';
+      while (!/data: .*\n\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      return JSON.parse(/data: (.*)\n/.exec(text)![1]!) as unknown;
+    };
+    const [a, b] = await Promise.all([firstEvent(), firstEvent()]);
+    expect(a).toEqual({ data: { tick: { n: 1, computed: 10 } } });
+    expect(b).toEqual(a);
+    expect(computed).toBe(1);
   });
 });
