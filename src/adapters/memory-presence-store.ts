@@ -41,9 +41,9 @@ export class MemoryPresenceStore implements PresenceStore {
   }
 
   async release(transactionId: string, userId: string, owner: string): Promise<PresenceChange> {
-    const user = this.rooms.get(transactionId)?.get(userId);
-    if (!user) return { mark: noPresence, flipped: false };
-    const flipped = user.owners.delete(owner) && user.owners.size === 0;
+    const user = this.user(transactionId, userId);
+    // A hold the store does not have was lost (see the Redis release script): offline, if nobody holds the user.
+    const flipped = user.owners.has(owner) ? user.owners.delete(owner) && user.owners.size === 0 : user.owners.size === 0;
     if (flipped) this.bump(user);
     return { mark: markOf(user), flipped };
   }

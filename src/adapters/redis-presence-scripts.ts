@@ -34,7 +34,12 @@ local m = mark(user)
 return {m[1], m[2], flipped}
 `;
 
-/** KEYS: presence. ARGV: userId, owner. Returns [online, seq, flipped]. */
+/**
+ * KEYS: presence. ARGV: userId, owner. Returns [online, seq, flipped].
+ * Callers release only what they held. A hold this hash does not have was lost with the hash
+ * (evicted, expired, a failover): when nobody else holds the user, that is a flip to offline too,
+ * so the room cannot stay online on a hold that no longer exists.
+ */
 export const releaseScript = `${flipSeq}
 local user = ARGV[1]
 local flipped = 0
@@ -44,6 +49,10 @@ if redis.call('HDEL', KEYS[1], 'h:' .. string.len(user) .. ':' .. user .. ':' ..
     bump(user)
     flipped = 1
   end
+elseif tonumber(redis.call('HGET', KEYS[1], 'n:' .. user) or '0') <= 0 then
+  redis.call('HDEL', KEYS[1], 'n:' .. user)
+  bump(user)
+  flipped = 1
 end
 local m = mark(user)
 return {m[1], m[2], flipped}

@@ -21,7 +21,11 @@ export interface PresenceChange {
 export interface PresenceStore {
   /** Records that `owner` holds the user in the room (idempotent); the room joins the owner's rooms first. */
   hold(transactionId: string, userId: string, owner: string): Promise<PresenceChange>;
-  /** Records that `owner` no longer holds the user in the room (idempotent). */
+  /**
+   * Records that `owner` no longer holds the user in the room (idempotent). Callers release only what
+   * they held: a hold the store does not have was lost, and when nobody else holds the user it is
+   * reported as a flip to offline with a new seq, so the room does not stay online on it.
+   */
   release(transactionId: string, userId: string, owner: string): Promise<PresenceChange>;
   /** The owner holds nobody in the room any more: the room leaves the owner's rooms. */
   dropRoom(owner: string, transactionId: string): Promise<void>;

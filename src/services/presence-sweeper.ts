@@ -22,6 +22,8 @@ export interface PresenceSweeperOptions {
   onError(error: unknown, context: string): void;
   /** Called after each owner swept, with the rooms it held someone in. */
   onSwept?(owner: string, rooms: readonly string[]): void;
+  /** How often this instance holds everyone it holds again (TTLs, lost holds). Default 1 hour. */
+  reassertEveryMs?: number;
 }
 
 /** Owners claimed per round: a few dead instances are swept in one round, more in the next ones. */
@@ -32,6 +34,7 @@ export class PresenceSweeper {
   private round: Promise<void> | null = null;
   /** When heartbeats last started succeeding again; no claims until they have for a whole stale period. */
   private healthySince: number | null = null;
+  private lastReassert = Date.now();
 
   constructor(private readonly options: PresenceSweeperOptions) {}
 
@@ -69,6 +72,10 @@ export class PresenceSweeper {
       this.healthySince = null;
       onError(error, 'presence heartbeat failed');
       return;
+    }
+    if (Date.now() - this.lastReassert >= (this.options.reassertEveryMs ?? 3_600_000)) {
+      this.lastReassert = Date.now();
+      tracker.reassert();
     }
     // After an outage every instance's last beat looks old: let the living beat again before judging.
     if (Date.now() - this.healthySince < this.staleMs) return;

@@ -23,6 +23,8 @@ interface LocalRoom {
   dirty: Set<string>;
   /** Flips not yet written into the room. */
   flips: Map<string, PresenceMark>;
+  /** Users whose last hold or release failed: it may have landed, and its flip with it. */
+  uncertain: Set<string>;
   /** The loop bringing the store in line, while one runs. */
   running: Promise<void> | null;
 }
@@ -93,6 +95,18 @@ export class PresenceTracker {
     }
   }
 
+  /**
+   * Holds everyone held here again. Holds are idempotent, refresh the presence hash's TTL, and put back
+   * a hold the store lost (evicted, a failover): the sweeper calls this now and then (anti-entropy).
+   */
+  reassert(): void {
+    for (const [transactionId, room] of this.rooms) {
+      room.held.clear();
+      for (const userId of room.counts.keys()) room.dirty.add(userId);
+      this.kick(transactionId, room);
+    }
+  }
+
   /** Resolves once no presence write is pending or being retried. */
   async settled(): Promise<void> {
     for (;;) {
@@ -125,7 +139,7 @@ export class PresenceTracker {
 
   private room(transactionId: string): LocalRoom {
     let room = this.rooms.get(transactionId);
-    if (!room) this.rooms.set(transactionId, (room = { counts: new Map(), held: new Set(), dirty: new Set(), flips: new Map(), running: null }));
+    if (!room) this.rooms.set(transactionId, (room = { counts: new Map(), held: new Set(), dirty: new Set(), flips: new Map(), uncertain: new Set(), running: null }));
     return room;
   }
 
@@ -170,11 +184,20 @@ export class PresenceTracker {
         continue;
       }
       const owner = this.owner;
-      const change = wanted ? await store.hold(transactionId, userId, owner) : await store.release(transactionId, userId, owner);
+      let change;
+      try {
+        change = wanted ? await store.hold(transactionId, userId, owner) : await store.release(transactionId, userId, owner);
+      } catch (error) {
+        room.uncertain.add(userId);
+        throw error;
+      }
       if (owner !== this.owner) return true; // rotated meanwhile: everything is held again
       if (wanted) room.held.add(userId);
       else room.held.delete(userId);
-      if (change.flipped) room.flips.set(userId, change.mark);
+      // After a call whose reply was lost, the flip it made may be lost with it: write the mark as it
+      // is now (marks are idempotent in the room).
+      const uncertain = room.uncertain.delete(userId);
+      if (change.flipped || uncertain) room.flips.set(userId, change.mark);
       return true;
     }
     if (room.flips.size > 0) {

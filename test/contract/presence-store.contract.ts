@@ -37,7 +37,6 @@ export function presenceStoreContract(name: string, makeAdapters: () => Promise<
         expect(await store.hold('tx', 'alice', 'A')).toEqual({ flipped: false, mark: first.mark });
         expect(await store.hold('tx', 'alice', 'B')).toEqual({ flipped: false, mark: first.mark });
         expect(await store.release('tx', 'alice', 'A')).toEqual({ flipped: false, mark: first.mark });
-        expect(await store.release('tx', 'alice', 'A')).toEqual({ flipped: false, mark: first.mark });
         const last = await store.release('tx', 'alice', 'B');
         expect(last).toMatchObject({ flipped: true, mark: { online: false } });
         expect(last.mark.seq).toBeGreaterThan(first.mark.seq);
@@ -54,8 +53,19 @@ export function presenceStoreContract(name: string, makeAdapters: () => Promise<
         expect(new Set(seqs).size).toBe(seqs.length);
       });
 
-      it('a release without a hold changes nothing', async () => {
-        expect(await store.release('tx', 'ghost', 'A')).toEqual({ flipped: false, mark: { online: false, seq: 0 } });
+      it('a release of a hold the store lost settles the user offline with a newer seq, unless someone else holds them', async () => {
+        const held = await store.hold('tx', 'alice', 'A');
+        await store.hold('tx', 'alice', 'B');
+        // B's hold was lost (the store forgot it), A's is still there: nothing flips.
+        await store.release('tx', 'alice', 'B');
+        expect(await store.release('tx', 'alice', 'B')).toEqual({ flipped: false, mark: held.mark });
+        const last = await store.release('tx', 'alice', 'A');
+        expect(last).toMatchObject({ flipped: true, mark: { online: false } });
+        // Released again (a retry after a lost reply): a new offline mark, newer than any before.
+        const again = await store.release('tx', 'alice', 'A');
+        expect(again).toMatchObject({ flipped: true, mark: { online: false } });
+        expect(again.mark.seq).toBeGreaterThan(last.mark.seq);
+        expect((await store.release('tx', 'ghost', 'A')).mark).toMatchObject({ online: false });
       });
 
       it('rooms and users are apart: a user id with a colon does not meet another user', async () => {

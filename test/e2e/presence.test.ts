@@ -4,6 +4,7 @@
  * event: a watcher's stream is checked event by event, and a marker write (a select) proves that
  * nothing else came before it.
  */
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { Client } from 'graphql-ws';
@@ -193,6 +194,30 @@ describe('presence across two instances (Redis)', () => {
     expect(await w.next()).toMatchObject(presence(5, 'alice', false));
     expect(await onlineOf(b.url, tx, 'alice')).toBe(false);
     await tab.dispose();
+    await w.client.dispose();
+  });
+
+  it('a presence record Redis lost (evicted, expired): closing every tab still takes her offline, once', async () => {
+    const tx = 'presence-lost-hash';
+    await mutate(a.url, alice, JOIN, { tx });
+    await mutate(a.url, bob, JOIN, { tx });
+    const w = watch(b, tx, 2);
+    const onA = wsClient(a.wsUrl, alice);
+    const onB = wsClient(b.wsUrl, alice);
+    subscribe(onA, tx, 2);
+    expect(await w.next()).toMatchObject(presence(3, 'alice', true));
+    await reached(subscribe(onB, tx, 3), await w.expectNothingBefore(a.url, 'a'));
+    const redis = new Redis(inject('redisUrl'));
+    try {
+      expect(await redis.del(`${cluster.prefix}{${tx}}:presence`)).toBe(1);
+    } finally {
+      redis.disconnect();
+    }
+    await onA.dispose();
+    await onB.dispose();
+    expect(await w.next()).toMatchObject(presence(5, 'alice', false));
+    await w.expectNothingBefore(a.url, 'b');
+    expect(await onlineOf(b.url, tx, 'alice')).toBe(false);
     await w.client.dispose();
   });
 
