@@ -64,7 +64,7 @@ export async function createAdapters(config: Config, logger: Logger): Promise<Ad
   // when it is created, and one created earlier fails on a script defined later (ioredis #1931).
   // RedisRoomStore sends TIME as it is built, so it comes last.
   const presence = new RedisPresenceStore({ client, keys, ttlSeconds: room.ttlSeconds });
-  const store = new RedisRoomStore({ client, keys, ...room, timeoutMs: config.redis.timeoutMs });
+  const store = new RedisRoomStore({ client, keys, ...room, timeoutMs: config.redis.timeoutMs, recordResolutions: !!config.resolutionWebhook });
   const events = new RedisRoomEvents({ publisher: client, subscriber, keys, subscribeTimeoutMs: config.redis.timeoutMs });
   return {
     store,
