@@ -11,6 +11,8 @@ interface Entry extends ResolutionRecord {
   attempts: number;
   /** When due, or when the current lease ends (ms). */
   dueAt: number;
+  /** The last claim's lease: leases only grow, so each claim's token is its own. */
+  lastLease: number;
   failedAt?: number;
   lastError?: string;
 }
@@ -26,7 +28,7 @@ export class MemoryResolutionOutbox implements ResolutionOutbox {
   /** Called by the memory store inside its commit; a resolution recorded before is kept as it is. */
   record(record: ResolutionRecord): void {
     const key = keyOf(record.transactionId, record.epoch);
-    if (!this.entries.has(key)) this.entries.set(key, { ...record, state: 'pending', attempts: 0, dueAt: this.clock() });
+    if (!this.entries.has(key)) this.entries.set(key, { ...record, state: 'pending', attempts: 0, dueAt: this.clock(), lastLease: 0 });
   }
 
   async claimDue(max: number, leaseMs: number): Promise<ClaimedDelivery[]> {
@@ -34,7 +36,7 @@ export class MemoryResolutionOutbox implements ResolutionOutbox {
     const claimed: ClaimedDelivery[] = [];
     const due = [...this.entries].filter(([, e]) => e.state === 'pending' && e.dueAt <= now).sort(([, a], [, b]) => a.dueAt - b.dueAt);
     for (const [key, entry] of due.slice(0, max)) {
-      entry.dueAt = now + leaseMs;
+      entry.dueAt = entry.lastLease = Math.max(now + leaseMs, entry.lastLease + 1);
       entry.attempts += 1;
       const { transactionId, epoch, webhookId, body } = entry;
       claimed.push({ key, transactionId, epoch, webhookId, body, attempt: entry.attempts, lease: entry.dueAt });
@@ -96,6 +98,6 @@ export class MemoryResolutionOutbox implements ResolutionOutbox {
   /** The entry while `claim` still holds its lease. */
   private held(claim: ClaimedDelivery): Entry | undefined {
     const entry = this.entries.get(claim.key);
-    return entry?.state === 'pending' && entry.dueAt === claim.lease ? entry : undefined;
+    return entry?.state === 'pending' && entry.dueAt === claim.lease && entry.lastLease === claim.lease ? entry : undefined;
   }
 }

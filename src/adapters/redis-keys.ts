@@ -30,7 +30,7 @@ export interface RedisKeys {
   outboxEntry(transactionId: string, epoch: string): string;
   /** Sorted set of deliveries to make, member `outboxMember`, scored by when due or when the lease ends (Redis clock, ms). */
   outboxDue: string;
-  /** Hash: attempts counted per delivery still to make. */
+  /** Hash: per delivery still to make, `<member>` attempts counted and `lease:<member>` its last lease. */
   outboxAttempts: string;
   /** Sorted set of deliveries given up, scored by when (Redis clock, ms). */
   outboxFailed: string;

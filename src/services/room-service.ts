@@ -19,6 +19,8 @@ export interface RoomServiceOptions {
   limits: Limits;
   /** Applied to every user command, not to presence. */
   rateLimit?: RateLimit;
+  /** Called after a commit that resolved a room (the resolution webhook's worker looks at once). */
+  onResolved?(transactionId: string): void;
   /** Rooms whose last state is cached. Default 10,000. */
   cacheSize?: number;
   /** Decisions tried before giving up under contention. Default 50. */
@@ -157,6 +159,7 @@ export class RoomService {
       });
       if (result.status === 'committed') {
         this.remember(transactionId, { room: decision.room, revision: result.revision, requestDone: false });
+        if (decision.events.some((e) => e.type === 'RoomResolved')) this.options.onResolved?.(transactionId);
         return roomView(decision.room);
       }
       stored = result.current;
