@@ -5,6 +5,7 @@
  */
 export * from './generated/graphql.js';
 export { applyEvent, type ApplyResult, type Room, type RoomEvent } from './apply-event.js';
+export { agreementDigest, canonicalAgreementJson, type AgreementValues } from './agreement.js';
 export { createRoomClient, execute, type RoomClient, type RoomClientOptions, type RoomHandle } from './room-client.js';
 
 import fragmentMatcher from './generated/possible-types.js';
