@@ -29,7 +29,7 @@ export interface Config {
     /** EVENT_LOG_LENGTH, default 1000: how many events back a resume reaches before it gets a snapshot. */
     eventLogLength: number;
     /**
-     * HISTORY_MAX_EVENTS, default 100000 (at least EVENT_LOG_LENGTH): events a room keeps as its history
+     * HISTORY_MAX_EVENTS, default 10000 (at least EVENT_LOG_LENGTH): events a room keeps as its history
      * (conflictRoomHistory); past it the oldest go, so a hostile room cannot grow without bound.
      */
     historyMaxEvents: number;
@@ -116,7 +116,7 @@ const envSchema = z.object({
   STORE_TIMEOUT_MS: int(1500, 50, 60_000),
   ROOM_TTL_SECONDS: int(604_800, 1),
   EVENT_LOG_LENGTH: int(1000, 1, 1_000_000),
-  HISTORY_MAX_EVENTS: int(100_000, 1, 100_000_000),
+  HISTORY_MAX_EVENTS: int(10_000, 1, 100_000_000),
   RESOLUTION_WEBHOOK_URL: z
     .string()
     .optional()

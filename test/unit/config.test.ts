@@ -19,7 +19,7 @@ describe('loadConfig defaults', () => {
       port: 4000,
       host: '127.0.0.1',
       redis: { url: null, keyPrefix: 'cr:', timeoutMs: 1500 },
-      room: { ttlSeconds: 604_800, eventLogLength: 1000, historyMaxEvents: 100_000, requestIdTtlSeconds: 86_400 },
+      room: { ttlSeconds: 604_800, eventLogLength: 1000, historyMaxEvents: 10_000, requestIdTtlSeconds: 86_400 },
       limits: {
         transactionIdMaxLength: 128,
         fieldMaxLength: 64,
