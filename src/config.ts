@@ -124,7 +124,11 @@ const envSchema = z.object({
   RESOLUTION_WEBHOOK_SECRET: z
     .string()
     .optional()
-    .refine((v) => !v || /^whsec_[A-Za-z0-9+/]+={0,2}$/.test(v), 'must be whsec_ followed by base64 (a Standard Webhooks secret)'),
+    // Padded base64 of at least one byte, as standardwebhooks decodes it (it throws on anything else).
+    .refine(
+      (v) => !v || /^whsec_(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$/.test(v),
+      'must be whsec_ followed by base64 (a Standard Webhooks secret)',
+    ),
   RESOLUTION_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 300_000),
   RESOLUTION_WEBHOOK_RETRY_BASE_MS: int(1000, 10, 3_600_000),
   RESOLUTION_WEBHOOK_RETRY_MAX_MS: int(300_000, 10, 86_400_000),

@@ -143,6 +143,12 @@ describe('loadConfig overrides', () => {
       'RESOLUTION_WEBHOOK_URL: must be an http:// or https:// URL',
       'RESOLUTION_WEBHOOK_SECRET: must be whsec_ followed by base64 (a Standard Webhooks secret)',
     ]);
+    for (const secret of ['whsec_', 'whsec_abc', 'whsec_YQ', 'whsec_c2Vj-mV0', 'c2VjcmV0']) {
+      expect(configError({ RESOLUTION_WEBHOOK_URL: 'http://127.0.0.1:9/hook', RESOLUTION_WEBHOOK_SECRET: secret }).problems).toEqual([
+        'RESOLUTION_WEBHOOK_SECRET: must be whsec_ followed by base64 (a Standard Webhooks secret)',
+      ]);
+    }
+    expect(loadConfig({ RESOLUTION_WEBHOOK_URL: 'http://127.0.0.1:9/hook', RESOLUTION_WEBHOOK_SECRET: 'whsec_YQ==' }).resolutionWebhook?.secret).toBe('whsec_YQ==');
     expect(configError({ RESOLUTION_WEBHOOK_LEASE_MS: '5000', RESOLUTION_WEBHOOK_TIMEOUT_MS: '4500' }).problems).toEqual([
       'RESOLUTION_WEBHOOK_LEASE_MS: 5000 must exceed RESOLUTION_WEBHOOK_TIMEOUT_MS (4500) by more than 1000, so that one instance delivers at a time',
     ]);
