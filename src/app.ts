@@ -16,6 +16,8 @@ import type { GraphQLContext } from './schema/builder.js';
 import { schema } from './schema/index.js';
 import { PresenceTracker } from './services/presence.js';
 import { PresenceSweeper } from './services/presence-sweeper.js';
+import { createWebhookWorker } from './services/webhook-wiring.js';
+import type { ResolutionWebhooks } from './services/webhook-wiring.js';
 import { createRateLimit } from './services/rate-limit.js';
 import { RoomService } from './services/room-service.js';
 import { RoomStreamSource } from './services/room-stream.js';
@@ -32,6 +34,8 @@ export interface App {
   stop(): Promise<void>;
   /** "redis" or "memory". */
   storeKind: 'redis' | 'memory';
+  /** The resolution webhook's counters and failed deliveries; null without RESOLUTION_WEBHOOK_URL. */
+  webhooks: ResolutionWebhooks | null;
 }
 
 const defaultQuery = `# Try it: these headers (bottom panel) say who you are in development mode.
@@ -55,7 +59,14 @@ subscription Events {
 export async function buildApp(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<App> {
   const adapters = await createAdapters(config, logger);
   const rateLimit = createRateLimit(config.rateLimit.perSecond, config.rateLimit.burst);
-  const rooms = new RoomService({ store: adapters.store, presence: adapters.presence, limits: config.limits, rateLimit });
+  const webhooks = config.resolutionWebhook ? createWebhookWorker(config.resolutionWebhook, adapters.outbox, logger) : null;
+  const rooms = new RoomService({
+    store: adapters.store,
+    presence: adapters.presence,
+    limits: config.limits,
+    rateLimit,
+    ...(webhooks ? { onResolved: () => webhooks.kick() } : {}),
+  });
   const onError = (error: unknown, context: string) => logger.error({ err: error }, context);
   const presence = new PresenceTracker({ store: adapters.presence, rooms, instanceId: config.instanceId, onError });
   const sweeper = new PresenceSweeper({
@@ -127,6 +138,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
 
   return {
     storeKind: adapters.kind,
+    webhooks,
     async start() {
       await new Promise<void>((resolve, reject) => {
         httpServer.once('error', reject);
@@ -134,6 +146,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       });
       await presence.start();
       sweeper.start();
+      webhooks?.start();
       const { port } = httpServer.address() as AddressInfo;
       const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
       return { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}${graphqlPath}`, port };
@@ -143,6 +156,8 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       await sweeper.stop();
+      // Attempts under way are handed back to the outbox for another instance before Redis closes.
+      await webhooks?.stop();
       // Closed subscriptions release their presence; what cannot land now is swept by the others later.
       await presence.stop(3000);
       await adapters.close();

@@ -4,19 +4,24 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { PresenceStore } from '../ports/presence-store.js';
+import type { ResolutionOutbox } from '../ports/resolution-outbox.js';
 import type { RoomEvents } from '../ports/room-events.js';
 import type { RoomStore } from '../ports/room-store.js';
 import { MemoryPresenceStore } from './memory-presence-store.js';
+import { MemoryResolutionOutbox } from './memory-resolution-outbox.js';
 import { createMemoryAdapters } from './memory-room-store.js';
 import { redisKeys } from './redis-keys.js';
 import { RedisPresenceStore } from './redis-presence-store.js';
 import { RedisRoomEvents } from './redis-room-events.js';
+import { RedisResolutionOutbox } from './redis-resolution-outbox.js';
 import { RedisRoomStore } from './redis-room-store.js';
 
 export interface Adapters {
   store: RoomStore;
   events: RoomEvents;
   presence: PresenceStore;
+  /** Resolutions waiting for the webhook; recorded by store commits only when a webhook is configured. */
+  outbox: ResolutionOutbox;
   /** "redis" or "memory", for the start-up message. */
   kind: 'redis' | 'memory';
   close(): Promise<void>;
@@ -25,9 +30,10 @@ export interface Adapters {
 export async function createAdapters(config: Config, logger: Logger): Promise<Adapters> {
   const { room } = config;
   if (!config.redis.url) {
-    const { store, events } = createMemoryAdapters(room);
+    const outbox = new MemoryResolutionOutbox();
+    const { store, events } = createMemoryAdapters({ ...room, ...(config.resolutionWebhook ? { outbox } : {}) });
     const presence = new MemoryPresenceStore();
-    return { store, events, presence, kind: 'memory', close: async () => (await store.close(), events.close()) };
+    return { store, events, presence, outbox, kind: 'memory', close: async () => (await store.close(), events.close()) };
   }
   const common: RedisOptions = {
     connectTimeout: 2000,
@@ -64,7 +70,8 @@ export async function createAdapters(config: Config, logger: Logger): Promise<Ad
   // when it is created, and one created earlier fails on a script defined later (ioredis #1931).
   // RedisRoomStore sends TIME as it is built, so it comes last.
   const presence = new RedisPresenceStore({ client, keys, ttlSeconds: room.ttlSeconds });
-  const store = new RedisRoomStore({ client, keys, ...room, timeoutMs: config.redis.timeoutMs });
+  const outbox = new RedisResolutionOutbox({ client, keys, ttlSeconds: room.ttlSeconds });
+  const store = new RedisRoomStore({ client, keys, ...room, timeoutMs: config.redis.timeoutMs, recordResolutions: !!config.resolutionWebhook });
   const events = new RedisRoomEvents({
     subscriber,
     keys,
@@ -75,6 +82,7 @@ export async function createAdapters(config: Config, logger: Logger): Promise<Ad
     store,
     events,
     presence,
+    outbox,
     kind: 'redis',
     close: async () => {
       await events.close();

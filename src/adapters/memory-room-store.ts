@@ -5,15 +5,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { EventBatch, RoomEvent } from '../domain/events.js';
+import { resolutionOf } from '../domain/resolution.js';
 import { emptyRoom, type RoomState } from '../domain/room.js';
 import type { RoomEvents, RoomEventsListener } from '../ports/room-events.js';
-import type { CommitResult, LogRead, RequestKey, RoomCommit, RoomStore, StoredRoom } from '../ports/room-store.js';
+import type { CommitResult, HistoryPage, LogRead, RequestKey, RoomCommit, RoomStore, StoredRoom } from '../ports/room-store.js';
+import type { MemoryResolutionOutbox } from './memory-resolution-outbox.js';
 
 export interface MemoryStoreOptions {
   /** Seconds a room lives after its last write. */
   ttlSeconds: number;
-  /** Events kept per room for resumes. */
+  /** How far back a resume reaches (events); further back it gets a snapshot. */
   eventLogLength: number;
+  /** Events kept per room as its history; at least eventLogLength. Default: eventLogLength. */
+  historyMaxEvents?: number;
+  /** Where a commit that resolves a room records the resolution for the webhook. */
+  outbox?: MemoryResolutionOutbox;
   /** Seconds a succeeded requestId is remembered. */
   requestIdTtlSeconds: number;
   /** Milliseconds since the epoch; injectable for tests of expiry. Default Date.now. */
@@ -24,6 +30,7 @@ export interface MemoryStoreOptions {
 interface MemoryRoom {
   room: RoomState;
   revision: number;
+  /** The room's history, the oldest dropped past historyMaxEvents. */
   log: RoomEvent[];
   expiresAt: number;
 }
@@ -95,8 +102,12 @@ export class MemoryRoomStore implements RoomStore {
     let revision = commit.baseRevision;
     if (commit.room) {
       revision += 1;
-      const log = [...(entry?.log ?? []), ...commit.events].slice(-this.options.eventLogLength);
+      const { eventLogLength, historyMaxEvents = eventLogLength } = this.options;
+      const log = [...(entry?.log ?? []), ...commit.events].slice(-Math.max(eventLogLength, historyMaxEvents));
       this.rooms.set(transactionId, { room: commit.room, revision, log, expiresAt: now + this.options.ttlSeconds * 1000 });
+      // The same step as the write: a room cannot resolve without its delivery recorded.
+      const resolution = this.options.outbox ? resolutionOf(commit.room, commit.events) : null;
+      if (resolution) this.options.outbox?.record(resolution);
     }
     if (request) this.requests.set(requestKey(transactionId, request), now + this.options.requestIdTtlSeconds * 1000);
     if (commit.room && commit.events.length > 0) {
@@ -113,11 +124,20 @@ export class MemoryRoomStore implements RoomStore {
     }
     const { room, log } = entry;
     const otherHistory = !!epoch && afterVersion > 0 && epoch !== room.epoch;
-    if (otherHistory || afterVersion > room.version) return { kind: 'snapshot', room };
+    // A resume reaches back eventLogLength events however much history is kept.
+    if (otherHistory || afterVersion > room.version || room.version - afterVersion > this.options.eventLogLength) return { kind: 'snapshot', room };
     if (afterVersion === room.version) return { kind: 'events', events: [], version: room.version, epoch: room.epoch };
     const first = log[0]?.version ?? Infinity;
     if (first > afterVersion + 1) return { kind: 'snapshot', room };
     return { kind: 'events', events: log.slice(afterVersion + 1 - first), version: room.version, epoch: room.epoch };
+  }
+
+  async readHistory(transactionId: string, afterVersion: number, first: number): Promise<HistoryPage> {
+    const entry = this.live(transactionId);
+    if (!entry) return { epoch: '', version: 0, events: [], hasMore: false };
+    const events = entry.log.filter((e) => e.version > afterVersion).slice(0, first);
+    const last = events.at(-1)?.version;
+    return { epoch: entry.room.epoch, version: entry.room.version, events, hasMore: last !== undefined && last < entry.room.version };
   }
 
   async close(): Promise<void> {
@@ -166,6 +186,7 @@ function requestKey(transactionId: string, { userId, requestId }: RequestKey): s
 }
 
 export function createMemoryAdapters(options: MemoryStoreOptions): { store: MemoryRoomStore; events: MemoryRoomEvents } {
+  // The outbox, when there is one, comes in the options: the worker reads the same instance.
   const events = new MemoryRoomEvents();
   return { store: new MemoryRoomStore(events, options), events };
 }

@@ -6,7 +6,10 @@
 export interface RedisKeys {
   /** Hash: state (JSON), rev, version, epoch. */
   room(transactionId: string): string;
-  /** Stream of the room's recent events; entry id `<version>-0`, field `e` = the event's JSON. */
+  /**
+   * Stream of the room's events, its whole history up to HISTORY_MAX_EVENTS: entry id `<version>-0`,
+   * field `e` = the event's JSON. Resumes read only its last EVENT_LOG_LENGTH entries.
+   */
   log(transactionId: string): string;
   /** String remembered for a succeeded requestId. */
   request(transactionId: string, userId: string, requestId: string): string;
@@ -20,6 +23,25 @@ export interface RedisKeys {
   presenceClaims: string;
   /** Set of the rooms where an owner may hold someone. */
   presenceRooms(owner: string): string;
+  /**
+   * Hash of one resolution's delivery, in the room's slot (written by the commit that resolves):
+   * id, body, state (pending | delivered | failed), attempts, lastError, at.
+   */
+  outboxEntry(transactionId: string, epoch: string): string;
+  /** Sorted set of deliveries to make, member `outboxMember`, scored by when due or when the lease ends (Redis clock, ms). */
+  outboxDue: string;
+  /** Hash: per delivery still to make, `<member>` attempts counted and `lease:<member>` its last lease. */
+  outboxAttempts: string;
+  /** Sorted set of deliveries given up, scored by when (Redis clock, ms). */
+  outboxFailed: string;
+}
+
+/** The outbox's name of one resolution: a room resolves at most once per epoch. */
+export const outboxMember = (transactionId: string, epoch: string) => JSON.stringify([transactionId, epoch]);
+
+export function parseOutboxMember(member: string): { transactionId: string; epoch: string } {
+  const [transactionId, epoch] = JSON.parse(member) as [string, string];
+  return { transactionId, epoch };
 }
 
 /** @param prefix put before every key and channel, e.g. `cr:` (REDIS_KEY_PREFIX). */
@@ -36,5 +58,10 @@ export function redisKeys(prefix: string): RedisKeys {
     presenceOwners: `${prefix}{presence}:owners`,
     presenceClaims: `${prefix}{presence}:claims`,
     presenceRooms: (owner) => `${prefix}{presence}:rooms:${owner}`,
+    outboxEntry: (id, epoch) => `${tag(id)}:outbox:${epoch}`,
+    // The outbox's global keys share one slot, so a claim is one script.
+    outboxDue: `${prefix}{outbox}:due`,
+    outboxAttempts: `${prefix}{outbox}:attempts`,
+    outboxFailed: `${prefix}{outbox}:failed`,
   };
 }

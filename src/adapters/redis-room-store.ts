@@ -5,11 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { RoomEvent } from '../domain/events.js';
+import { resolutionOf } from '../domain/resolution.js';
 import { emptyRoom, type RoomState } from '../domain/room.js';
 import { DomainError, StoreUnavailableError } from '../errors.js';
-import type { CommitResult, LogRead, RequestKey, RoomCommit, RoomStore, StoredRoom } from '../ports/room-store.js';
-import type { RedisKeys } from './redis-keys.js';
-import { commitScript, loadIfChangedScript, loadScript, readSinceScript } from './redis-scripts.js';
+import type { CommitResult, HistoryPage, LogRead, RequestKey, RoomCommit, RoomStore, StoredRoom } from '../ports/room-store.js';
+import { outboxMember, type RedisKeys } from './redis-keys.js';
+import { commitScript, loadIfChangedScript, loadScript, readHistoryScript, readSinceScript } from './redis-scripts.js';
 
 export interface RedisStoreOptions {
   /** The command connection (never the subscriber). Built with `enableOfflineQueue: false` and a `commandTimeout`, so an unreachable Redis fails fast. */
@@ -17,8 +18,12 @@ export interface RedisStoreOptions {
   keys: RedisKeys;
   /** Seconds a room (hash and log) lives after its last write. */
   ttlSeconds: number;
-  /** Events kept per room (approximately, at least this many). */
+  /** How far back a resume reaches (events); further back it gets a snapshot. */
   eventLogLength: number;
+  /** Events kept per room as its history (approximately, at least this many). Default and minimum: eventLogLength. */
+  historyMaxEvents?: number;
+  /** Record every resolution in the webhook outbox, in the commit that resolves. Default false. */
+  recordResolutions?: boolean;
   /** Seconds a succeeded requestId is remembered. */
   requestIdTtlSeconds: number;
   /** The client's commandTimeout: a commit still unexecuted this long after it was sent writes nothing. */
@@ -30,7 +35,8 @@ type Reply = Array<string | number | null>;
 interface ScriptedClient {
   crLoad(room: string, request: string, hasRequest: string): Promise<Reply>;
   crCommit(...keysAndArgs: Array<string | number>): Promise<Reply>;
-  crReadSince(room: string, log: string, afterVersion: number, epoch: string): Promise<Reply>;
+  crReadSince(room: string, log: string, afterVersion: number, epoch: string, logLength: number): Promise<Reply>;
+  crReadHistory(room: string, log: string, afterVersion: number, first: number): Promise<Reply>;
   crLoadIfChanged(room: string, revision: number, epoch: string): Promise<Reply>;
 }
 
@@ -44,8 +50,9 @@ export class RedisRoomStore implements RoomStore {
   constructor(private readonly options: RedisStoreOptions) {
     const { client } = options;
     client.defineCommand('crLoad', { numberOfKeys: 2, lua: loadScript });
-    client.defineCommand('crCommit', { numberOfKeys: 3, lua: commitScript });
+    client.defineCommand('crCommit', { numberOfKeys: 5, lua: commitScript });
     client.defineCommand('crReadSince', { numberOfKeys: 2, lua: readSinceScript });
+    client.defineCommand('crReadHistory', { numberOfKeys: 2, lua: readHistoryScript });
     client.defineCommand('crLoadIfChanged', { numberOfKeys: 1, lua: loadIfChangedScript });
     this.scripts = client as unknown as ScriptedClient;
     this.newEpoch = options.newEpoch ?? (() => randomUUID());
@@ -88,27 +95,35 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async commit(commit: RoomCommit): Promise<CommitResult> {
-    const { keys, ttlSeconds, eventLogLength, requestIdTtlSeconds } = this.options;
+    const { keys, ttlSeconds, eventLogLength, historyMaxEvents, requestIdTtlSeconds } = this.options;
     const { transactionId, room, events, request } = commit;
     const eventJson = events.map((event) => JSON.stringify(event));
+    const resolution = this.options.recordResolutions ? resolutionOf(room, events) : null;
+    const requestKey = this.requestKey(transactionId, request);
     // Each event is serialized once, here; the batch every instance receives is spliced from the same strings.
     const batch = room && events.length > 0 ? `{"epoch":${JSON.stringify(room.epoch)},"events":[${eventJson.join(',')}]}` : '';
     const reply = await this.call(() =>
       this.scripts.crCommit(
         keys.room(transactionId),
         keys.log(transactionId),
-        this.requestKey(transactionId, request),
+        requestKey,
+        // Without a resolution the script still needs keys of the room's slot; they are never touched.
+        resolution ? keys.outboxEntry(transactionId, resolution.epoch) : requestKey,
+        resolution ? keys.outboxDue : requestKey,
         commit.baseRevision,
         room ? JSON.stringify(room) : '',
         room?.version ?? 0,
         room?.epoch ?? '',
         ttlSeconds,
-        eventLogLength,
+        Math.max(historyMaxEvents ?? 0, eventLogLength),
         keys.channel(transactionId),
         batch,
         requestIdTtlSeconds,
         request ? '1' : '0',
         this.deadline(),
+        resolution?.webhookId ?? '',
+        resolution?.body ?? '',
+        resolution ? outboxMember(transactionId, resolution.epoch) : '',
         ...eventJson,
       ),
     );
@@ -122,7 +137,7 @@ export class RedisRoomStore implements RoomStore {
   async readSince(transactionId: string, afterVersion: number, epoch?: string): Promise<LogRead> {
     const { keys } = this.options;
     const reply = await this.call(() =>
-      this.scripts.crReadSince(keys.room(transactionId), keys.log(transactionId), afterVersion, epoch ?? ''),
+      this.scripts.crReadSince(keys.room(transactionId), keys.log(transactionId), afterVersion, epoch ?? '', this.options.eventLogLength),
     );
     if (reply[0] === 'snapshot') {
       const state = reply[1] as string | null;
@@ -130,6 +145,16 @@ export class RedisRoomStore implements RoomStore {
     }
     const events = reply.slice(3).map((json) => JSON.parse(json as string) as RoomEvent);
     return { kind: 'events', events, version: Number(reply[2]), epoch: String(reply[1] ?? '') };
+  }
+
+  async readHistory(transactionId: string, afterVersion: number, first: number): Promise<HistoryPage> {
+    const { keys } = this.options;
+    const reply = await this.call(() => this.scripts.crReadHistory(keys.room(transactionId), keys.log(transactionId), afterVersion, first));
+    const version = Number(reply[1]);
+    const events = reply.slice(2).map((json) => JSON.parse(json as string) as RoomEvent);
+    // A log lost on its own (the room hash kept) returns nothing: no more to page through either.
+    const last = events.at(-1)?.version;
+    return { epoch: String(reply[0] ?? ''), version, events, hasMore: last !== undefined && last < version };
   }
 
   async close(): Promise<void> {

@@ -21,13 +21,18 @@ return {redis.call('HGET', KEYS[1], 'state'), room[1]}
 `;
 
 /**
- * KEYS: room, log, request.
- * ARGV: baseRev, state ('' = unchanged), version, epoch, ttlSeconds, logLength, channel, batch ('' = none),
- *       requestTtlSeconds, hasRequest, deadline (Redis clock, ms), then one JSON per event (versions
- *       version-n+1 .. version).
+ * KEYS: room, log, request, outbox entry, outbox due index (the last two: any key of the room's slot
+ *       when the commit does not resolve).
+ * ARGV: baseRev, state ('' = unchanged), version, epoch, ttlSeconds, historyMax, channel, batch ('' = none),
+ *       requestTtlSeconds, hasRequest, deadline (Redis clock, ms), resolution ('' = none, else
+ *       webhook id), resolution body, outbox member, then one JSON per event (versions version-n+1 .. version).
  * Returns ['ok', rev] | ['conflict', state|nil, rev] | ['duplicate', state|nil, rev] | ['expired'].
  * A commit that reaches Redis after its caller gave up on it (the deadline) writes nothing, so a
  * STORE_UNAVAILABLE answer does not hide a write that lands later.
+ * The log is the room's whole history, trimmed only past historyMax (approximately: MAXLEN ~).
+ * A commit that resolves the room records its delivery in the same step: the entry (no TTL: it
+ * outlives the room until delivered) and, due now, its place in the global index. On a Redis Cluster
+ * the index lives in another slot: see the README, "After the agreement".
  */
 export const commitScript = `
 local now = redis.call('TIME')
@@ -47,14 +52,19 @@ if ARGV[2] ~= '' then
   redis.call('EXPIRE', KEYS[1], ARGV[5])
   -- A room that starts over must not meet an older history's log (say, the hash was evicted alone).
   if rev == 1 then redis.call('DEL', KEYS[2]) end
-  local count = #ARGV - 11
+  local count = #ARGV - 14
   if count > 0 then
     local first = tonumber(ARGV[3]) - count + 1
     for i = 1, count do
-      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], (first + i - 1) .. '-0', 'e', ARGV[11 + i])
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], (first + i - 1) .. '-0', 'e', ARGV[14 + i])
     end
   end
   redis.call('EXPIRE', KEYS[2], ARGV[5])
+  if ARGV[12] ~= '' and redis.call('EXISTS', KEYS[4]) == 0 then
+    local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+    redis.call('HSET', KEYS[4], 'id', ARGV[12], 'body', ARGV[13], 'state', 'pending', 'attempts', 0, 'at', ms)
+    redis.call('ZADD', KEYS[5], 'NX', ms, ARGV[14])
+  end
 end
 if ARGV[10] == '1' then redis.call('SET', KEYS[3], '1', 'EX', ARGV[9]) end
 if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
@@ -62,15 +72,17 @@ return {'ok', rev}
 `;
 
 /**
- * KEYS: room, log. ARGV: afterVersion, epoch ('' = any).
+ * KEYS: room, log. ARGV: afterVersion, epoch ('' = any), logLength (the resume reach).
  * Returns ['events', epoch, version, entry...] | ['snapshot', state|nil].
+ * A resume reaches back logLength events, however much history the stream keeps: further back, one
+ * snapshot costs less than replaying thousands of events.
  */
 export const readSinceScript = `
 local meta = redis.call('HMGET', KEYS[1], 'version', 'epoch')
 local version = tonumber(meta[1] or '0')
 local after = tonumber(ARGV[1])
 if version == 0 and after == 0 then return {'events', '', 0} end
-if after > version or (after > 0 and ARGV[2] ~= '' and ARGV[2] ~= meta[2]) then
+if after > version or (after > 0 and ARGV[2] ~= '' and ARGV[2] ~= meta[2]) or version - after > tonumber(ARGV[3]) then
   return {'snapshot', redis.call('HGET', KEYS[1], 'state')}
 end
 if after == version then return {'events', meta[2], version} end
@@ -79,6 +91,22 @@ if #entries == 0 or entries[1][1] ~= (after + 1) .. '-0' then
   return {'snapshot', redis.call('HGET', KEYS[1], 'state')}
 end
 local out = {'events', meta[2], version}
+for i = 1, #entries do out[#out + 1] = entries[i][2][2] end
+return out
+`;
+
+/**
+ * KEYS: room, log. ARGV: afterVersion, first.
+ * Returns [epoch|'', version, entry...]: up to `first` events after afterVersion, in version order.
+ */
+export const readHistoryScript = `
+local meta = redis.call('HMGET', KEYS[1], 'version', 'epoch')
+local version = tonumber(meta[1] or '0')
+local after = tonumber(ARGV[1])
+if version == 0 then return {'', 0} end
+local out = {meta[2], version}
+if after >= version then return out end
+local entries = redis.call('XRANGE', KEYS[2], (after + 1) .. '-0', '+', 'COUNT', tonumber(ARGV[2]))
 for i = 1, #entries do out[#out + 1] = entries[i][2][2] end
 return out
 `;

@@ -1,4 +1,5 @@
 /** The state of one room and its public views. Pure data: no I/O, no GraphQL. */
+import type { Agreement } from './agreement.js';
 
 /** An instant in UTC as an ISO-8601 string. */
 export type Instant = string;
@@ -52,6 +53,11 @@ export interface RoomState {
   selections: Selection[];
   /** Ordered by the time each joined. */
   participants: ParticipantState[];
+  /**
+   * Set in the step that resolves the room and never changed after: later presence, joins and leaves
+   * do not touch it. Absent (as null) in rooms stored before agreements existed, and while OPEN.
+   */
+  agreement?: Agreement | null;
 }
 
 export interface ParticipantView {
@@ -72,6 +78,8 @@ export interface RoomView {
   participants: ParticipantView[];
   allReady: boolean;
   resolvedAt: Instant | null;
+  /** Null while OPEN. */
+  agreement: Agreement | null;
 }
 
 export function emptyRoom(transactionId: string, epoch: string): RoomState {
@@ -97,6 +105,7 @@ export function roomView(room: RoomState): RoomView {
     participants: room.participants.map((p) => participantView(room.transactionId, p)),
     allReady: allReady(room.participants),
     resolvedAt: room.resolvedAt,
+    agreement: room.agreement ?? null,
   };
 }
 

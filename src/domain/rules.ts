@@ -3,6 +3,7 @@
  * that lead there, or a DomainError. Both stores run exactly this; neither re-implements a rule.
  */
 import { DomainError, ErrorCode } from '../errors.js';
+import { makeAgreement } from './agreement.js';
 import type { RoomEvent } from './events.js';
 import type { Limits } from './limits.js';
 import {
@@ -98,10 +99,22 @@ function checkExpectedVersion(room: RoomState, field: string, expectedVersion: n
   }
 }
 
-/** After a change the room may be resolved in the same step: one more event. */
+/**
+ * After a change the room may be resolved in the same step: one more event. The agreement is frozen
+ * here, from the room at the RoomResolved version, so nothing that happens later can change it.
+ */
 function resolveIfAllReady(room: RoomState, events: RoomEvent[], ctx: DecisionContext): Decision {
   if (room.status !== 'OPEN' || !allReady(room.participants)) return { room, events, changed: true };
-  const resolved: RoomState = { ...room, version: room.version + 1, status: 'RESOLVED', resolvedAt: ctx.now };
+  const version = room.version + 1;
+  const agreement = makeAgreement({
+    transactionId: room.transactionId,
+    epoch: room.epoch,
+    version,
+    resolvedAt: ctx.now,
+    selections: room.selections,
+    participants: room.participants.map((p) => participantView(room.transactionId, p)),
+  });
+  const resolved: RoomState = { ...room, version, status: 'RESOLVED', resolvedAt: ctx.now, agreement };
   events.push({ type: 'RoomResolved', ...eventBase(room, resolved.version, ctx), room: roomView(resolved) });
   return { room: resolved, events, changed: true };
 }

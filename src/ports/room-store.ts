@@ -44,10 +44,24 @@ export type LogRead =
   /** The log cannot serve the resume (trimmed, another epoch, or a version the room never had). */
   | { kind: 'snapshot'; room: RoomState };
 
+/** One page of a room's history (the current epoch's events, in version order). */
+export interface HistoryPage {
+  /** The room's epoch; '' for a room never written. */
+  epoch: string;
+  /** The room's version now. */
+  version: number;
+  /** At most the number asked, each with a version above the one asked. */
+  events: RoomEvent[];
+  /** True when the room has events after the last one returned. */
+  hasMore: boolean;
+}
+
 /**
  * Where rooms, their event logs and remembered requests live. One commit is one atomic step: the
  * revision check, the request check, the write, the log append and the publish to every instance's
- * RoomEvents happen together or not at all. Failures to reach the store throw StoreUnavailableError.
+ * RoomEvents happen together or not at all. A commit that resolves the room also records the
+ * resolution for the webhook in that same step, when the store was built with an outbox.
+ * Failures to reach the store throw StoreUnavailableError.
  */
 export interface RoomStore {
   /** The room as stored now; a room never written (or expired) comes back empty with a new epoch. */
@@ -63,5 +77,10 @@ export interface RoomStore {
    * room's, otherwise a snapshot comes back; so does a version above the room's or one the log dropped.
    */
   readSince(transactionId: string, afterVersion: number, epoch?: string): Promise<LogRead>;
+  /**
+   * The room's whole history (not only the resume reach of readSince): up to `first` events after
+   * `afterVersion`, in order. Rooms keep every event up to a configured cap, past which the oldest go.
+   */
+  readHistory(transactionId: string, afterVersion: number, first: number): Promise<HistoryPage>;
   close(): Promise<void>;
 }

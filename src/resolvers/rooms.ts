@@ -26,6 +26,22 @@ export function conflictRoom(args: { transactionId: string }, ctx: GraphQLContex
   return ctx.rooms.room(transactionId);
 }
 
+/** The contract's bounds on a history page. */
+export const historyPageMax = 500;
+
+export async function conflictRoomHistory(
+  args: { transactionId: string; afterVersion?: Maybe<number>; first?: Maybe<number> },
+  ctx: GraphQLContext,
+) {
+  const { transactionId } = authorize(ctx, args.transactionId);
+  const afterVersion = args.afterVersion ?? 0;
+  const first = args.first ?? 100;
+  if (afterVersion < 0) throw badInput('afterVersion must be 0 or more', 'afterVersion');
+  if (first < 1 || first > historyPageMax) throw badInput(`first must be from 1 to ${historyPageMax}`, 'first');
+  const page = await ctx.rooms.history(transactionId, afterVersion, first);
+  return { transactionId, epoch: page.epoch, events: page.events, hasMore: page.hasMore };
+}
+
 export function joinConflictRoom(args: { transactionId: string; userName?: Maybe<string> }, ctx: GraphQLContext) {
   const { identity, transactionId } = authorize(ctx, args.transactionId);
   const userName = args.userName != null ? checkUserName(args.userName, ctx.limits) : nameFromIdentity(identity, ctx);

@@ -62,3 +62,20 @@ builder.objectRef<RoomEventWithRoom>('RoomSnapshot').implement({
     }),
   }),
 });
+
+/** A page of a room's history: the same event shapes the subscription sends. */
+export interface HistoryShape {
+  transactionId: string;
+  epoch: string;
+  events: RoomEvent[];
+  hasMore: boolean;
+}
+
+export const ConflictRoomHistory = builder.objectRef<HistoryShape>('ConflictRoomHistory').implement({
+  fields: (t) => ({
+    transactionId: t.exposeID('transactionId'),
+    epoch: t.exposeString('epoch'),
+    events: t.field({ type: [ConflictRoomEvent], resolve: (h) => h.events }),
+    hasMore: t.exposeBoolean('hasMore', { description: 'True when events after the last one returned exist.' }),
+  }),
+});

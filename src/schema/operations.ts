@@ -1,6 +1,6 @@
 import * as rooms from '../resolvers/rooms.js';
 import { builder } from './builder.js';
-import { ConflictRoomEvent } from './events.js';
+import { ConflictRoomEvent, ConflictRoomHistory } from './events.js';
 import { ConflictRoom } from './room.js';
 
 builder.queryType({
@@ -11,6 +11,17 @@ builder.queryType({
         'The room of one transaction as it stands now: every current selection and every participant. A room nobody has touched comes back empty, version 0, status OPEN.',
       args: { transactionId: t.arg.id({ required: true }) },
       resolve: (_root, args, ctx) => rooms.conflictRoom(args, ctx),
+    }),
+    conflictRoomHistory: t.field({
+      type: ConflictRoomHistory,
+      description:
+        "The room's whole history in version order, for audits and disputes: every event of the current epoch after afterVersion, at most `first` of them (1 to 500). Allowed to whoever may see the room.",
+      args: {
+        transactionId: t.arg.id({ required: true }),
+        afterVersion: t.arg.int({ defaultValue: 0 }),
+        first: t.arg.int({ defaultValue: 100 }),
+      },
+      resolve: (_root, args, ctx) => rooms.conflictRoomHistory(args, ctx),
     }),
   }),
 });

@@ -1,3 +1,4 @@
+import type { Agreement as AgreementShape } from '../domain/agreement.js';
 import type { ParticipantView, RoomView, Selection } from '../domain/room.js';
 import { builder } from './builder.js';
 
@@ -37,6 +38,25 @@ export const Participant = builder.objectRef<ParticipantView>('Participant').imp
   }),
 });
 
+export const Agreement = builder.objectRef<AgreementShape>('Agreement').implement({
+  description: "What the parties agreed: the room's final values once it is RESOLVED.",
+  fields: (t) => ({
+    transactionId: t.exposeID('transactionId'),
+    epoch: t.exposeString('epoch', { description: 'The epoch of the room that resolved; part of the digest.' }),
+    digest: t.exposeString('digest', {
+      description: 'Lowercase hex SHA-256 of the agreement\'s canonical JSON (SEMANTICS.md, "The agreement").',
+    }),
+    version: t.exposeInt('version', { description: 'The room version of the RoomResolved event.' }),
+    resolvedAt: t.expose('resolvedAt', { type: 'DateTime' }),
+    selections: t.field({ type: [FieldSelection], description: 'The final selections, ordered by field name.', resolve: (a) => a.selections }),
+    participants: t.field({
+      type: [Participant],
+      description: 'The participants as at the RoomResolved event (online included), in join order.',
+      resolve: (a) => a.participants,
+    }),
+  }),
+});
+
 export const ConflictRoom = builder.objectRef<RoomView>('ConflictRoom').implement({
   fields: (t) => ({
     id: t.id({ description: 'Equal to transactionId, so normalized client caches can key the room.', resolve: (r) => r.transactionId }),
@@ -60,5 +80,6 @@ export const ConflictRoom = builder.objectRef<RoomView>('ConflictRoom').implemen
     participants: t.field({ type: [Participant], description: 'Ordered by the time each joined.', resolve: (r) => r.participants }),
     allReady: t.exposeBoolean('allReady', { description: 'True when at least two participants are in the room and every one is ready.' }),
     resolvedAt: t.expose('resolvedAt', { type: 'DateTime', nullable: true }),
+    agreement: t.field({ type: Agreement, nullable: true, description: 'Null while OPEN.', resolve: (r) => r.agreement }),
   }),
 });

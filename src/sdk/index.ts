@@ -15,6 +15,7 @@ export {
   type RoomConnectionStatus,
   type RoomHandle,
 } from './room-client.js';
+export { agreementDigest, canonicalAgreementJson, type AgreementValues } from './agreement.js';
 
 import fragmentMatcher from './generated/possible-types.js';
 

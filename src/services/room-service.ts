@@ -9,7 +9,7 @@ import type { Limits } from '../domain/limits.js';
 import { noPresence, type RoomView, roomView } from '../domain/room.js';
 import { decide, type RoomCommand, type UserPresence } from '../domain/rules.js';
 import type { PresenceStore } from '../ports/presence-store.js';
-import type { RequestKey, RoomStore, StoredRoom } from '../ports/room-store.js';
+import type { HistoryPage, RequestKey, RoomStore, StoredRoom } from '../ports/room-store.js';
 import type { RateLimit } from './rate-limit.js';
 
 export interface RoomServiceOptions {
@@ -19,6 +19,8 @@ export interface RoomServiceOptions {
   limits: Limits;
   /** Applied to every user command, not to presence. */
   rateLimit?: RateLimit;
+  /** Called after a commit that resolved a room (the resolution webhook's worker looks at once). */
+  onResolved?(transactionId: string): void;
   /** Rooms whose last state is cached. Default 10,000. */
   cacheSize?: number;
   /** Decisions tried before giving up under contention. Default 50. */
@@ -60,6 +62,13 @@ export class RoomService {
     if (stored.revision === 0) return roomView(stored.room);
     this.remember(transactionId, stored);
     return this.viewOf(this.cache.get(transactionId)!);
+  }
+
+  /** A page of the room's history; an untouched room reports the provisional epoch `room()` would. */
+  async history(transactionId: string, afterVersion: number, first: number): Promise<HistoryPage> {
+    const page = await this.options.store.readHistory(transactionId, afterVersion, first);
+    if (page.version > 0) return page;
+    return { ...page, epoch: (await this.room(transactionId)).epoch };
   }
 
   private viewOf(entry: CachedRoom): RoomView {
@@ -150,6 +159,7 @@ export class RoomService {
       });
       if (result.status === 'committed') {
         this.remember(transactionId, { room: decision.room, revision: result.revision, requestDone: false });
+        if (decision.events.some((e) => e.type === 'RoomResolved')) this.options.onResolved?.(transactionId);
         return roomView(decision.room);
       }
       stored = result.current;

@@ -64,6 +64,7 @@ async function harness(options: Options = {}): Promise<Harness> {
     timeoutMs: STORE_TIMEOUT_MS,
     ttlSeconds: options.ttlSeconds ?? contractStoreOptions.ttlSeconds,
     eventLogLength: options.eventLogLength ?? contractStoreOptions.eventLogLength,
+    historyMaxEvents: contractStoreOptions.historyMaxEvents,
     requestIdTtlSeconds: options.requestIdTtlSeconds ?? contractStoreOptions.requestIdTtlSeconds,
   });
   const events = new RedisRoomEvents({ subscriber, keys, subscribeTimeoutMs: STORE_TIMEOUT_MS });

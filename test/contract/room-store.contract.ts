@@ -18,6 +18,8 @@ import type { CommitResult, RequestKey, RoomStore } from '../../src/ports/room-s
 export const contractStoreOptions = {
   ttlSeconds: 3600,
   eventLogLength: 5,
+  /** The history keeps more than a resume reaches: conflictRoomHistory reads it. */
+  historyMaxEvents: 1000,
   requestIdTtlSeconds: 600,
 } as const;
 
@@ -501,6 +503,33 @@ export function roomStoreContract(name: string, makeAdapters: () => Promise<Cont
         expect(await store.readSince('tx-trim', 249, epoch)).toEqual({ kind: 'events', events: room.events.slice(249), version: 250, epoch });
         expect(await store.readSince('tx-trim', 250, epoch)).toEqual({ kind: 'events', events: [], version: 250, epoch });
         expect(await store.load('tx-trim')).toEqual({ room: room.room, revision: 250, requestDone: false });
+      });
+    });
+
+    describe('readHistory', () => {
+      it('of a room never written: nothing, epoch empty', async () => {
+        expect(await store.readHistory('tx-hist-none', 0, 100)).toEqual({ epoch: '', version: 0, events: [], hasMore: false });
+      });
+
+      it(`pages through every event from version 1, far past the resume reach (${contractStoreOptions.eventLogLength})`, async () => {
+        const room = await RoomDriver.open(store, 'tx-hist');
+        await room.join('u1');
+        await room.join('u2');
+        for (let i = 1; i <= 40; i++) await room.select(i % 2 ? 'u1' : 'u2', 'price', String(i));
+        await room.apply('u1', { kind: 'setReady', isReady: true });
+        await room.apply('u2', { kind: 'setReady', isReady: true });
+        expect(room.room.version).toBe(45);
+        const epoch = room.room.epoch;
+        // The resume log no longer reaches back, the history does.
+        expect((await store.readSince('tx-hist', 1, epoch)).kind).toBe('snapshot');
+        expect(await store.readHistory('tx-hist', 0, 20)).toEqual({ epoch, version: 45, events: room.events.slice(0, 20), hasMore: true });
+        expect(await store.readHistory('tx-hist', 20, 20)).toEqual({ epoch, version: 45, events: room.events.slice(20, 40), hasMore: true });
+        expect(await store.readHistory('tx-hist', 40, 20)).toEqual({ epoch, version: 45, events: room.events.slice(40), hasMore: false });
+        expect(await store.readHistory('tx-hist', 0, 500)).toEqual({ epoch, version: 45, events: room.events, hasMore: false });
+        expect(await store.readHistory('tx-hist', 44, 1)).toEqual({ epoch, version: 45, events: room.events.slice(44), hasMore: false });
+        expect(await store.readHistory('tx-hist', 45, 10)).toEqual({ epoch, version: 45, events: [], hasMore: false });
+        expect(await store.readHistory('tx-hist', 90, 10)).toEqual({ epoch, version: 45, events: [], hasMore: false });
+        expect(room.events.at(-1)?.type).toBe('RoomResolved');
       });
     });
 

@@ -47,7 +47,7 @@ await rooms.dispose();
 describe('the SDK package', () => {
   it('ships compiled JavaScript with types, and no TypeScript sources of the SDK entry', async () => {
     const files = readdirSync(join(app, 'node_modules', 'conflict-rooms', 'dist', 'sdk'));
-    expect(files).toEqual(expect.arrayContaining(['index.js', 'index.d.ts', 'room-client.js', 'apply-event.js', 'generated']));
+    expect(files).toEqual(expect.arrayContaining(['index.js', 'index.d.ts', 'room-client.js', 'apply-event.js', 'webhook.js', 'webhook.d.ts', 'generated']));
   });
 
   it('imports as conflict-rooms/sdk in a Node app and works against the server', async () => {
@@ -81,12 +81,30 @@ export async function price(): Promise<string | undefined> {
     expect(result).toBe('');
   });
 
+  it('gives receivers verifyResolutionWebhook at conflict-rooms/sdk/webhook', async () => {
+    writeFileSync(
+      join(app, 'receiver.mjs'),
+      `import { Webhook } from 'standardwebhooks';
+import { verifyResolutionWebhook, digestMatches } from 'conflict-rooms/sdk/webhook';
+const secret = 'whsec_' + Buffer.from('package test secret').toString('base64');
+const body = JSON.stringify({ type: 'conflictRoom.resolved', timestamp: 't', data: { transactionId: 'tx-42', epoch: 'e1', version: 9, resolvedAt: '2026-12-02T10:00:00.000Z', digest: '4f8b314bc7a852964be8efc16dea5c5858cc0ebd848af2cbdd87e2eb3ed43fea', selections: [{ field: 'condition', value: 'Like New', userId: 'alice' }, { field: 'price', value: '45 000 ₱ "firm"', userId: 'bob' }], participants: [{ userId: 'alice' }, { userId: 'bob' }] } });
+const now = new Date();
+const headers = { 'webhook-id': 'msg_1', 'webhook-timestamp': String(Math.floor(now / 1000)), 'webhook-signature': new Webhook(secret).sign('msg_1', now, body) };
+const event = verifyResolutionWebhook(body, headers, secret);
+console.log(JSON.stringify({ version: event.data.version, digestMatches: await digestMatches(event) }));
+`,
+    );
+    const { stdout } = await run(process.execPath, ['receiver.mjs'], { cwd: app, timeout: 20_000 });
+    expect(JSON.parse(stdout)).toEqual({ version: 9, digestMatches: true });
+  });
+
   it('bundles for a browser without any server code', async () => {
     writeFileSync(join(app, 'browser.mjs'), `import { createRoomClient } from 'conflict-rooms/sdk';\nwindow.rooms = createRoomClient({ url: 'ws://localhost:4000/graphql' });\n`);
     const result = await build({ entryPoints: [join(app, 'browser.mjs')], bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent' });
     const inputs = Object.keys(result.metafile.inputs);
     expect(inputs.some((f) => f.includes('conflict-rooms/dist/sdk/room-client.js'))).toBe(true);
-    const server = inputs.filter((f) => /ioredis|graphql-yoga|@pothos|pino|graphql-redis-subscriptions|\/src\/|node:/.test(f));
+    // The webhook helper (and its signature code) is an entry of its own, not in the browser's.
+    const server = inputs.filter((f) => /ioredis|graphql-yoga|@pothos|pino|graphql-redis-subscriptions|standardwebhooks|\/src\/|node:/.test(f));
     expect(server).toEqual([]);
   });
 });

@@ -19,7 +19,7 @@ describe('loadConfig defaults', () => {
       port: 4000,
       host: '127.0.0.1',
       redis: { url: null, keyPrefix: 'cr:', timeoutMs: 1500 },
-      room: { ttlSeconds: 604_800, eventLogLength: 1000, requestIdTtlSeconds: 86_400 },
+      room: { ttlSeconds: 604_800, eventLogLength: 1000, historyMaxEvents: 10_000, requestIdTtlSeconds: 86_400 },
       limits: {
         transactionIdMaxLength: 128,
         fieldMaxLength: 64,
@@ -34,6 +34,7 @@ describe('loadConfig defaults', () => {
       instanceId: expect.any(String),
       presenceTimeoutMs: 15_000,
       subscriberMaxBufferedBytes: 8 * 1024 * 1024,
+      resolutionWebhook: null,
       logLevel: 'info',
     });
   });
@@ -68,6 +69,7 @@ describe('loadConfig overrides', () => {
       STORE_TIMEOUT_MS: '2500',
       ROOM_TTL_SECONDS: '3600',
       EVENT_LOG_LENGTH: '50',
+      HISTORY_MAX_EVENTS: '5000',
       REQUEST_ID_TTL_SECONDS: '600',
       MAX_TRANSACTION_ID_LENGTH: '32',
       MAX_FIELD_LENGTH: '16',
@@ -81,6 +83,13 @@ describe('loadConfig overrides', () => {
       INSTANCE_ID: 'node-a',
       PRESENCE_TIMEOUT_MS: '3000',
       SUBSCRIBER_MAX_BUFFERED_BYTES: '65536',
+      RESOLUTION_WEBHOOK_URL: 'https://market.example/hooks/resolved',
+      RESOLUTION_WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+      RESOLUTION_WEBHOOK_TIMEOUT_MS: '4000',
+      RESOLUTION_WEBHOOK_RETRY_BASE_MS: '500',
+      RESOLUTION_WEBHOOK_RETRY_MAX_MS: '60000',
+      RESOLUTION_WEBHOOK_MAX_ATTEMPTS: '3',
+      RESOLUTION_WEBHOOK_LEASE_MS: '8000',
       LOG_LEVEL: 'debug',
     });
     expect(config).toEqual({
@@ -88,7 +97,7 @@ describe('loadConfig overrides', () => {
       port: 8080,
       host: '0.0.0.0',
       redis: { url: 'redis://localhost:6379/2', keyPrefix: 'rooms:', timeoutMs: 2500 },
-      room: { ttlSeconds: 3600, eventLogLength: 50, requestIdTtlSeconds: 600 },
+      room: { ttlSeconds: 3600, eventLogLength: 50, historyMaxEvents: 5000, requestIdTtlSeconds: 600 },
       limits: {
         transactionIdMaxLength: 32,
         fieldMaxLength: 16,
@@ -103,8 +112,52 @@ describe('loadConfig overrides', () => {
       instanceId: 'node-a',
       presenceTimeoutMs: 3000,
       subscriberMaxBufferedBytes: 65536,
+      resolutionWebhook: {
+        url: 'https://market.example/hooks/resolved',
+        secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+        timeoutMs: 4000,
+        retryBaseMs: 500,
+        retryMaxMs: 60_000,
+        maxAttempts: 3,
+        leaseMs: 8000,
+      },
       logLevel: 'debug',
     });
+  });
+
+  it('the resolution webhook: defaults, and the settings that only go together', () => {
+    const webhook = loadConfig({ RESOLUTION_WEBHOOK_URL: 'http://127.0.0.1:9/hook', RESOLUTION_WEBHOOK_SECRET: 'whsec_c2VjcmV0' }).resolutionWebhook;
+    expect(webhook).toEqual({
+      url: 'http://127.0.0.1:9/hook',
+      secret: 'whsec_c2VjcmV0',
+      timeoutMs: 10_000,
+      retryBaseMs: 1000,
+      retryMaxMs: 300_000,
+      maxAttempts: 10,
+      leaseMs: 30_000,
+    });
+    expect(configError({ RESOLUTION_WEBHOOK_URL: 'http://127.0.0.1:9/hook' }).problems).toEqual([
+      'RESOLUTION_WEBHOOK_SECRET: required with RESOLUTION_WEBHOOK_URL (a whsec_… secret the receiver shares)',
+    ]);
+    expect(configError({ RESOLUTION_WEBHOOK_SECRET: 'whsec_c2VjcmV0' }).problems).toEqual([
+      'RESOLUTION_WEBHOOK_URL: RESOLUTION_WEBHOOK_SECRET is set but there is no URL to deliver to',
+    ]);
+    expect(configError({ RESOLUTION_WEBHOOK_URL: 'ftp://x', RESOLUTION_WEBHOOK_SECRET: 'plain' }).problems).toEqual([
+      'RESOLUTION_WEBHOOK_URL: must be an http:// or https:// URL',
+      'RESOLUTION_WEBHOOK_SECRET: must be whsec_ followed by base64 (a Standard Webhooks secret)',
+    ]);
+    for (const secret of ['whsec_', 'whsec_abc', 'whsec_YQ', 'whsec_c2Vj-mV0', 'c2VjcmV0']) {
+      expect(configError({ RESOLUTION_WEBHOOK_URL: 'http://127.0.0.1:9/hook', RESOLUTION_WEBHOOK_SECRET: secret }).problems).toEqual([
+        'RESOLUTION_WEBHOOK_SECRET: must be whsec_ followed by base64 (a Standard Webhooks secret)',
+      ]);
+    }
+    expect(loadConfig({ RESOLUTION_WEBHOOK_URL: 'http://127.0.0.1:9/hook', RESOLUTION_WEBHOOK_SECRET: 'whsec_YQ==' }).resolutionWebhook?.secret).toBe('whsec_YQ==');
+    expect(configError({ RESOLUTION_WEBHOOK_LEASE_MS: '5000', RESOLUTION_WEBHOOK_TIMEOUT_MS: '4500' }).problems).toEqual([
+      'RESOLUTION_WEBHOOK_LEASE_MS: 5000 must exceed RESOLUTION_WEBHOOK_TIMEOUT_MS (4500) by more than 1000, so that one instance delivers at a time',
+    ]);
+    expect(configError({ HISTORY_MAX_EVENTS: '10', EVENT_LOG_LENGTH: '20' }).problems).toEqual([
+      'HISTORY_MAX_EVENTS: 10 is below EVENT_LOG_LENGTH (20); the history holds the resume log',
+    ]);
   });
 
   it('PORT=0 (a free port) is allowed', () => {

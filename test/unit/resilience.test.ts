@@ -20,6 +20,7 @@ function flakyStore(down: { commit?: number; readSince?: number; commitDelayMs?:
   const flaky: RoomStore = {
     load: (...args) => store.load(...args),
     loadIfChanged: (...args) => store.loadIfChanged(...args),
+    readHistory: (...args) => store.readHistory(...args),
     close: () => store.close(),
     async commit(commit) {
       calls.commit++;

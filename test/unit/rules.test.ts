@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { decide, type Decision, type DecisionContext, type RoomCommand } from '../../src/domain/rules.js';
 import { emptyRoom, noPresence, type ParticipantState, type RoomState, type Selection } from '../../src/domain/room.js';
 import type { RoomEvent } from '../../src/domain/events.js';
+import { agreementDigest } from '../../src/domain/agreement.js';
 import {
   checkExpectedVersion,
   checkField,
@@ -226,6 +227,16 @@ describe('leave', () => {
     expect(room.version).toBe(5);
     const decision = act(room, 'u3', leave);
     const participants = [participant('u1', 'Alice', { isReady: true }), participant('u2', 'Bob', { isReady: true })];
+    const views = [view('u1', 'Alice', { isReady: true }), view('u2', 'Bob', { isReady: true })];
+    const agreement = {
+      transactionId: TX,
+      epoch: EPOCH,
+      version: 7,
+      resolvedAt: T1,
+      digest: agreementDigest({ transactionId: TX, epoch: EPOCH, version: 7, resolvedAt: T1, selections: [], participants: views }),
+      selections: [],
+      participants: views,
+    };
     expect(decision.room).toEqual({
       transactionId: TX,
       epoch: EPOCH,
@@ -234,6 +245,7 @@ describe('leave', () => {
       resolvedAt: T1,
       selections: [],
       participants,
+      agreement,
     });
     expect(decision.events).toEqual([
       { type: 'ParticipantLeft', transactionId: TX, version: 6, at: T1, userId: 'u3', participant: view('u3', 'Carol') },
@@ -249,9 +261,10 @@ describe('leave', () => {
           epoch: EPOCH,
           status: 'RESOLVED',
           selections: [],
-          participants: [view('u1', 'Alice', { isReady: true }), view('u2', 'Bob', { isReady: true })],
+          participants: views,
           allReady: true,
           resolvedAt: T1,
+          agreement,
         },
       },
     ]);
@@ -562,6 +575,17 @@ describe('setReady and resolution', () => {
     expect(room.version).toBe(5);
     const decision = act(frozen(room), 'u2', ready());
     const selections = [selection('condition', 'Like New', 'u2', 'Bob', 4), selection('price', '45000', 'u1', 'Alice', 3)];
+    const views = [view('u1', 'Alice', { isReady: true, online: true }), view('u2', 'Bob', { isReady: true })];
+    // The digest of these values, as SEMANTICS.md's canonical JSON gives it (see agreement.test.ts).
+    const agreement = {
+      transactionId: TX,
+      epoch: EPOCH,
+      version: 7,
+      resolvedAt: T1,
+      digest: agreementDigest({ transactionId: TX, epoch: EPOCH, version: 7, resolvedAt: T1, selections, participants: views }),
+      selections,
+      participants: views,
+    };
     expect(decision.changed).toBe(true);
     expect(decision.room).toEqual({
       transactionId: TX,
@@ -571,6 +595,7 @@ describe('setReady and resolution', () => {
       resolvedAt: T1,
       selections,
       participants: [participant('u1', 'Alice', { isReady: true, online: true, presenceSeq: 1 }), participant('u2', 'Bob', { isReady: true })],
+      agreement,
     });
     expect(decision.events).toEqual([
       { type: 'ReadinessChanged', transactionId: TX, version: 6, at: T1, userId: 'u2', participant: view('u2', 'Bob', { isReady: true }) },
@@ -586,9 +611,10 @@ describe('setReady and resolution', () => {
           epoch: EPOCH,
           status: 'RESOLVED',
           selections,
-          participants: [view('u1', 'Alice', { isReady: true, online: true }), view('u2', 'Bob', { isReady: true })],
+          participants: views,
           allReady: true,
           resolvedAt: T1,
+          agreement,
         },
       },
     ]);
