@@ -22,7 +22,7 @@ export interface PresenceSweeperOptions {
   onError(error: unknown, context: string): void;
   /** Called after each owner swept, with the rooms it held someone in. */
   onSwept?(owner: string, rooms: readonly string[]): void;
-  /** How often this instance holds everyone it holds again (TTLs, lost holds). Default 1 hour. */
+  /** How often this instance holds everyone it holds again (TTLs, lost holds). Default 5 minutes. */
   reassertEveryMs?: number;
 }
 
@@ -73,7 +73,7 @@ export class PresenceSweeper {
       onError(error, 'presence heartbeat failed');
       return;
     }
-    if (Date.now() - this.lastReassert >= (this.options.reassertEveryMs ?? 3_600_000)) {
+    if (Date.now() - this.lastReassert >= (this.options.reassertEveryMs ?? 300_000)) {
       this.lastReassert = Date.now();
       tracker.reassert();
     }
