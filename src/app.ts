@@ -4,7 +4,6 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { getOperationAST, Kind } from 'graphql';
 import { createYoga } from 'graphql-yoga';
@@ -18,7 +17,10 @@ import { PresenceTracker } from './services/presence.js';
 import { createRateLimit } from './services/rate-limit.js';
 import { RoomService } from './services/room-service.js';
 import { RoomStreamSource } from './services/room-stream.js';
+import { boundedParserCache, documentLimits } from './transport/document-limits.js';
+import { cachedGraphiQL } from './transport/graphiql.js';
 import { attachGraphQLWs } from './transport/graphql-ws.js';
+import { corsFor, httpGuards } from './transport/http-guards.js';
 import { isClientError, maskError, useContractErrorCodes } from './transport/mask-error.js';
 
 export const graphqlPath = '/graphql';
@@ -52,27 +54,43 @@ subscription Events {
 
 export async function buildApp(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<App> {
   const adapters = await createAdapters(config, logger);
-  const rateLimit = createRateLimit(config.rateLimit.perSecond, config.rateLimit.burst);
+  const rateLimit = createRateLimit({
+    ...config.rateLimit,
+    redis: adapters.redis && { client: adapters.redis.client, keyPrefix: adapters.redis.keys.rateLimitPrefix },
+  });
   const rooms = new RoomService({ store: adapters.store, limits: config.limits, instanceId: config.instanceId, rateLimit });
   const onError = (error: unknown, context: string) => logger.error({ err: error }, context);
   const presence = new PresenceTracker(rooms, { onError });
   const streamDeps = { store: adapters.store, events: adapters.events, presence, onError };
   const auth = devAuthenticator;
+  const { security } = config;
+  const graphiql = security.graphiql
+    ? [
+        await cachedGraphiQL(graphqlPath, {
+          title: 'conflict-rooms',
+          defaultQuery,
+          headers: JSON.stringify({ 'x-user-id': 'alice', 'x-user-name': 'Alice' }, null, 2),
+        }),
+      ]
+    : [];
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: graphqlPath,
     landingPage: false,
-    renderGraphiQL,
-    graphiql: {
-      title: 'conflict-rooms',
-      defaultQuery,
-      headers: JSON.stringify({ 'x-user-id': 'alice', 'x-user-name': 'Alice' }, null, 2),
-    },
-    maskedErrors: { maskError },
+    // Served by cachedGraphiQL (built once, with caching and security headers) where it is on.
+    graphiql: false,
+    maskedErrors: { maskError, isDev: false },
+    maxRequestBodySize: security.maxBodyBytes,
+    multipart: false,
+    cors: corsFor(security.corsOrigins),
+    parserAndValidationCache: boundedParserCache(1000),
     // Queries run compiled (graphql-jit): a whole-room sync resolves hundreds of fields.
     // Subscription events are executed once per event and document (src/transport/shared-subscribe.ts).
     plugins: [
+      ...graphiql,
+      ...httpGuards(),
+      ...documentLimits(security),
       useContractErrorCodes(),
       // Only documents holding one operation, a query: the plugin caches compiled queries by document,
       // not by operation name.
@@ -112,7 +130,10 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
   });
 
   const httpServer = createServer(yoga);
-  const closeWs = attachGraphQLWs(httpServer, yoga, graphqlPath, maskError);
+  const closeWs = attachGraphQLWs(httpServer, yoga, graphqlPath, maskError, {
+    security,
+    userOf: (params) => auth.fromConnectionParams(params)?.userId,
+  });
 
   return {
     storeKind: adapters.kind,
