@@ -6,13 +6,15 @@ import type { Logger } from '../logger.js';
 import type { RoomEvents } from '../ports/room-events.js';
 import type { RoomStore } from '../ports/room-store.js';
 import { createMemoryAdapters } from './memory-room-store.js';
-import { redisKeys } from './redis-keys.js';
+import { type RedisKeys, redisKeys } from './redis-keys.js';
 import { RedisRoomEvents } from './redis-room-events.js';
 import { RedisRoomStore } from './redis-room-store.js';
 
 export interface Adapters {
   store: RoomStore;
   events: RoomEvents;
+  /** The Redis command connection and key names, for what else is shared across instances (rate limits). */
+  redis?: { client: Redis; keys: RedisKeys };
   /** "redis" or "memory", for the start-up message. */
   kind: 'redis' | 'memory';
   close(): Promise<void>;
@@ -60,6 +62,7 @@ export async function createAdapters(config: Config, logger: Logger): Promise<Ad
   return {
     store,
     events,
+    redis: { client, keys },
     kind: 'redis',
     close: async () => {
       await events.close();

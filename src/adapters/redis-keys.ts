@@ -12,6 +12,8 @@ export interface RedisKeys {
   request(transactionId: string, userId: string, requestId: string): string;
   /** Pub/sub channel of the room's committed event batches. */
   channel(transactionId: string): string;
+  /** Prefix of the per-user mutation rate counters; rate-limiter-flexible appends ":" + userId. */
+  rateLimitPrefix: string;
 }
 
 /** @param prefix put before every key and channel, e.g. `cr:` (REDIS_KEY_PREFIX). */
@@ -23,5 +25,6 @@ export function redisKeys(prefix: string): RedisKeys {
     // The user id's length keeps "a:b" + "c" apart from "a" + "b:c".
     request: (id, userId, requestId) => `${tag(id)}:req:${userId.length}:${userId}:${requestId}`,
     channel: (id) => `${tag(id)}:events`,
+    rateLimitPrefix: `${prefix}rate`,
   };
 }
