@@ -13,7 +13,7 @@ const contractCodes = new Set<unknown>(Object.values(ErrorCode));
  * The codes graphql and yoga give a request the client must fix (syntax, validation, a malformed or
  * oversized body): the contract has one code for those, BAD_USER_INPUT, and keeps theirs as `reason`.
  */
-const clientFaultCodes = new Set<unknown>(['GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST', 'REQUEST_ENTITY_TOO_LARGE']);
+const clientFaultCodes = new Set<unknown>(['GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST', 'REQUEST_ENTITY_TOO_LARGE', 'OPERATION_RESOLUTION_FAILURE']);
 
 /** graphql's and yoga's own errors are the client's to fix; a parser's own text (originalError) is never echoed. */
 export function withContractCode(error: GraphQLError): GraphQLError {

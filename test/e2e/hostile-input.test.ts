@@ -4,22 +4,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { post } from '../utils/clients.js';
+import { aliases, fragmentDoubling, manyDirectives, nestedBraces } from '../utils/hostile-shapes.js';
 import { rawRequest } from '../utils/raw-http.js';
 import { startServer, type TestServer } from '../utils/server.js';
 
 const json = { 'content-type': 'application/json' };
 /** A GET that passed a CORS preflight carries a header a simple request cannot (yoga's CSRF check). */
 const csrf = { 'x-graphql-yoga-csrf': '1' };
-
-/** `levels` fragments, each spreading the previous one twice: 2^levels paths to one field. */
-function fragmentDoubling(levels: number): string {
-  let document = `query Q { conflictRoom(transactionId: "tx-1") { ...F${levels} } } fragment F0 on ConflictRoom { version }`;
-  for (let i = 1; i <= levels; i++) document += ` fragment F${i} on ConflictRoom { ...F${i - 1} ...F${i - 1} }`;
-  return document;
-}
-
-const aliases = (count: number) =>
-  `{ ${Array.from({ length: count }, (_, i) => `a${i}:conflictRoom(transactionId:"t"){version}`).join(' ')} }`;
 
 async function stillAnswers(url: string): Promise<void> {
   const response = await rawRequest(url, { method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename }' }) });
@@ -47,7 +38,7 @@ describe('documents are bounded before they are planned, compiled or executed', 
   });
 
   it('5,000 nested braces are a GraphQL error with BAD_USER_INPUT, not HTTP 500', async () => {
-    const query = `${'{a'.repeat(5000)}${'}'.repeat(5000)}`;
+    const query = nestedBraces(5000);
     const response = await rawRequest(server.url, { method: 'POST', headers: json, body: JSON.stringify({ query }) });
     expect(response.status).toBe(200);
     expect(firstError(response.json)).toEqual({
@@ -82,7 +73,7 @@ describe('documents are bounded before they are planned, compiled or executed', 
   it('too many aliases or directives, too deep or too costly: each refused with BAD_USER_INPUT', async () => {
     const cases: Array<[string, string]> = [
       [aliases(16), 'Syntax Error: Aliases limit of 15 exceeded, found 16.'],
-      [`{ conflictRoom(transactionId: "t") { version ${'@include(if: true) '.repeat(51)} } }`, 'Syntax Error: Directives limit of 50 exceeded, found 51.'],
+      [manyDirectives(51), 'Syntax Error: Directives limit of 50 exceeded, found 51.'],
     ];
     for (const [query, message] of cases) {
       expect((await post(server.url, null, query)).errors).toEqual([{ message, extensions: { code: 'BAD_USER_INPUT' } }]);

@@ -13,6 +13,8 @@ export interface RawResponse {
   json: any;
   /** From sending the first byte to the whole answer. */
   ms: number;
+  /** True when `timeoutMs` passed first (an open event stream, say): the rest was not waited for. */
+  timedOut: boolean;
 }
 
 /**
@@ -21,17 +23,18 @@ export interface RawResponse {
  */
 export function rawRequest(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer | Buffer[] } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: string | Buffer | Buffer[]; timeoutMs?: number } = {},
 ): Promise<RawResponse> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const chunked = Array.isArray(options.body);
     const headers: Record<string, string> = { ...options.headers };
     if (options.body !== undefined && !chunked) headers['content-length'] = String(Buffer.byteLength(options.body as string | Buffer));
+    let timer: NodeJS.Timeout | undefined;
     const req = request(url, { method: options.method ?? 'GET', headers, agent: false }, (res) => {
       const parts: Buffer[] = [];
-      res.on('data', (part: Buffer) => parts.push(part));
-      res.on('end', () => {
+      const finish = (timedOut: boolean) => {
+        clearTimeout(timer);
         const text = Buffer.concat(parts).toString('utf8');
         let json: unknown;
         try {
@@ -39,9 +42,17 @@ export function rawRequest(
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, ms: performance.now() - started });
-      });
-      res.on('error', reject);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, ms: performance.now() - started, timedOut });
+      };
+      res.on('data', (part: Buffer) => parts.push(part));
+      res.on('end', () => finish(false));
+      res.on('error', () => finish(true));
+      if (options.timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          finish(true);
+          req.destroy();
+        }, options.timeoutMs);
+      }
     });
     // The server may answer and close before the whole body is written: that is the point, not a failure.
     req.on('error', (error: NodeJS.ErrnoException) => (error.code === 'EPIPE' || error.code === 'ECONNRESET' ? undefined : reject(error)));
