@@ -84,7 +84,9 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
     maxRequestBodySize: security.maxBodyBytes,
     multipart: false,
     cors: corsFor(security.corsOrigins),
-    parserAndValidationCache: boundedParserCache(1000),
+    // A client app sends a handful of distinct documents; a compiled one near the token limit costs
+    // about 1 MB (measured: bench/results/hostile.md), so 100 bound the cache to about 100 MB.
+    parserAndValidationCache: boundedParserCache(100),
     // Queries run compiled (graphql-jit): a whole-room sync resolves hundreds of fields.
     // Subscription events are executed once per event and document (src/transport/shared-subscribe.ts).
     plugins: [

@@ -60,9 +60,12 @@ export class BoundedCache<T> {
   }
 }
 
-/** Yoga's parserAndValidationCache option: at most `max` documents and `max` parse errors kept. */
+/**
+ * Yoga's parserAndValidationCache option: at most `max` parsed documents. Parse errors are not kept:
+ * each holds its whole source text, and the token limit already makes parsing a refused document cheap.
+ */
 export const boundedParserCache = (max: number) => ({
   documentCache: new BoundedCache<DocumentNode>(max),
-  errorCache: new BoundedCache<unknown>(max),
+  errorCache: { get: () => undefined, set: () => undefined },
   validationCache: true,
 });
