@@ -14,7 +14,7 @@ import type { GraphiQLOptions, Plugin } from 'graphql-yoga';
  */
 export const graphiqlContentSecurityPolicy = [
   "default-src 'self'",
-  "script-src 'self' 'unsafe-inline' blob:",
+  "script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:",
   "worker-src 'self' blob:",
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data: blob:",
