@@ -21,6 +21,6 @@ ENV HOST=0.0.0.0 PORT=4000 DEV_AUTH_ON_NETWORK=true
 EXPOSE 4000
 
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:4000/graphql?query=%7B__typename%7D').then(async (r) => { const b = await r.json(); process.exit(r.ok && b?.data?.__typename === 'Query' ? 0 : 1); }).catch(() => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:4000/graphql?query=%7B__typename%7D', { headers: { 'x-graphql-yoga-csrf': '1' } }).then(async (r) => { const b = await r.json(); process.exit(r.ok && b?.data?.__typename === 'Query' ? 0 : 1); }).catch(() => process.exit(1))"]
 
 CMD ["node", "--import", "tsx", "src/main.ts"]

@@ -4,7 +4,6 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { getOperationAST, Kind } from 'graphql';
 import { createYoga } from 'graphql-yoga';
@@ -21,7 +20,10 @@ import type { ResolutionWebhooks } from './services/webhook-wiring.js';
 import { createRateLimit } from './services/rate-limit.js';
 import { RoomService } from './services/room-service.js';
 import { RoomStreamSource } from './services/room-stream.js';
+import { boundedParserCache, documentLimits } from './transport/document-limits.js';
+import { cachedGraphiQL } from './transport/graphiql.js';
 import { attachGraphQLWs } from './transport/graphql-ws.js';
+import { corsFor, httpGuards } from './transport/http-guards.js';
 import { useSharedSubscriptions } from './transport/shared-subscribe.js';
 import { isClientError, maskError, useContractErrorCodes } from './transport/mask-error.js';
 
@@ -58,7 +60,10 @@ subscription Events {
 
 export async function buildApp(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<App> {
   const adapters = await createAdapters(config, logger);
-  const rateLimit = createRateLimit(config.rateLimit.perSecond, config.rateLimit.burst);
+  const rateLimit = createRateLimit({
+    ...config.rateLimit,
+    redis: adapters.redis && { client: adapters.redis.client, keyPrefix: adapters.redis.keys.rateLimitPrefix },
+  });
   const webhooks = config.resolutionWebhook ? createWebhookWorker(config.resolutionWebhook, adapters.outbox, logger) : null;
   const rooms = new RoomService({
     store: adapters.store,
@@ -79,21 +84,36 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
   });
   const streamDeps = { store: adapters.store, events: adapters.events, presence, onError };
   const auth = devAuthenticator;
+  const { security } = config;
+  const graphiql = security.graphiql
+    ? [
+        await cachedGraphiQL(graphqlPath, {
+          title: 'conflict-rooms',
+          defaultQuery,
+          headers: JSON.stringify({ 'x-user-id': 'alice', 'x-user-name': 'Alice' }, null, 2),
+        }),
+      ]
+    : [];
 
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: graphqlPath,
     landingPage: false,
-    renderGraphiQL,
-    graphiql: {
-      title: 'conflict-rooms',
-      defaultQuery,
-      headers: JSON.stringify({ 'x-user-id': 'alice', 'x-user-name': 'Alice' }, null, 2),
-    },
-    maskedErrors: { maskError },
+    // Served by cachedGraphiQL (built once, with caching and security headers) where it is on.
+    graphiql: false,
+    maskedErrors: { maskError, isDev: false },
+    maxRequestBodySize: security.maxBodyBytes,
+    multipart: false,
+    cors: corsFor(security.corsOrigins),
+    // A client app sends a handful of distinct documents; a compiled one near the token limit costs
+    // about 1 MB (measured: bench/results/hostile.md), so 100 bound the cache to about 100 MB.
+    parserAndValidationCache: boundedParserCache(100),
     // Queries run compiled (graphql-jit): a whole-room sync resolves hundreds of fields.
     // Subscription events are executed once per event and document (src/transport/shared-subscribe.ts).
     plugins: [
+      ...graphiql,
+      ...httpGuards(),
+      ...documentLimits(security),
       useContractErrorCodes(),
       // SSE subscriptions share each event's execution, as graphql-ws ones do.
       useSharedSubscriptions(),
@@ -134,7 +154,11 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
   });
 
   const httpServer = createServer(yoga);
-  const closeWs = attachGraphQLWs(httpServer, yoga, graphqlPath, maskError, { maxBufferedBytes: config.subscriberMaxBufferedBytes });
+  const closeWs = attachGraphQLWs(httpServer, yoga, graphqlPath, maskError, {
+    security,
+    userOf: (params) => auth.fromConnectionParams(params)?.userId,
+    maxBufferedBytes: config.subscriberMaxBufferedBytes,
+  });
 
   return {
     storeKind: adapters.kind,

@@ -37,8 +37,10 @@ export interface Config {
     requestIdTtlSeconds: number;
   };
   limits: Limits;
+  /** What any caller may send before anyone knows who they are (SECURITY.md, "Limits"). */
+  security: SecurityConfig;
   rateLimit: {
-    /** RATE_LIMIT_PER_SECOND, default 20 mutations a second per user and instance; 0 turns it off. */
+    /** RATE_LIMIT_PER_SECOND, default 20 mutations a second per user (across instances with Redis); 0 turns it off. */
     perSecond: number;
     /** RATE_LIMIT_BURST, default 60. */
     burst: number;
@@ -82,6 +84,55 @@ export interface ResolutionWebhookConfig {
   leaseMs: number;
 }
 
+export interface SecurityConfig {
+  /** MAX_BODY_BYTES, default 65536: a larger HTTP body gets 413 BAD_USER_INPUT before it is parsed. */
+  maxBodyBytes: number;
+  /** WS_MAX_MESSAGE_BYTES, default MAX_BODY_BYTES: a larger WebSocket message closes the socket with 1009. */
+  wsMaxMessageBytes: number;
+  /** Document limits (graphql-armor); a document over one is refused with BAD_USER_INPUT before it is planned. */
+  document: {
+    /** MAX_TOKENS, default 2000 lexical tokens. */
+    maxTokens: number;
+    /** MAX_DEPTH, default 10 levels of fields (fragments flattened). */
+    maxDepth: number;
+    /** MAX_ALIASES, default 15. */
+    maxAliases: number;
+    /** MAX_COST, default 5000 (graphql-armor's cost: objects 2, scalars 1, times 1.5 per level). */
+    maxCost: number;
+    /** MAX_DIRECTIVES, default 50. */
+    maxDirectives: number;
+  };
+  /** MAX_SUBSCRIPTIONS_PER_CONNECTION, default 50 operations at once on one WebSocket; more get LIMIT_EXCEEDED. */
+  maxSubscriptionsPerConnection: number;
+  /** MAX_CONNECTIONS_PER_USER, default 20 WebSockets per user on one instance; more are closed with 4429. */
+  maxConnectionsPerUser: number;
+  /** CORS_ORIGINS: "*" (any; the development default) or the allowed origins (the production default: none). */
+  corsOrigins: '*' | readonly string[];
+  /** GRAPHIQL=true|false; default: on in development, off in production. */
+  graphiql: boolean;
+  /** INTROSPECTION=true|false; default: on in development, off in production. */
+  introspection: boolean;
+  /** FIELD_SUGGESTIONS=true|false ("Did you mean …?" in errors); default: on in development, off in production. */
+  fieldSuggestions: boolean;
+}
+
+/**
+ * The developer surfaces (GraphiQL, introspection, field suggestions, CORS for any origin): on in
+ * development, off in production, each unless its variable says otherwise. Pure, for unit tests.
+ */
+export function developerSurfaces(
+  nodeEnv: string,
+  overrides: { graphiql?: boolean; introspection?: boolean; fieldSuggestions?: boolean; corsOrigins?: '*' | readonly string[] } = {},
+): Pick<SecurityConfig, 'graphiql' | 'introspection' | 'fieldSuggestions' | 'corsOrigins'> {
+  const development = nodeEnv !== 'production';
+  return {
+    graphiql: overrides.graphiql ?? development,
+    introspection: overrides.introspection ?? development,
+    fieldSuggestions: overrides.fieldSuggestions ?? development,
+    corsOrigins: overrides.corsOrigins ?? (development ? '*' : []),
+  };
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -108,6 +159,31 @@ const text = (fallback: string) =>
     .string()
     .optional()
     .transform((v) => (v === undefined || v === '' ? fallback : v));
+
+const flag = z.enum(['true', 'false', '']).optional().transform((v) => (v === 'true' ? true : v === 'false' ? false : undefined));
+
+/** CORS_ORIGINS: "*", or a comma list of origins such as https://app.example.com (scheme, host, port). */
+const origins = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    if (v.trim() === '*') return '*' as const;
+    const list = v.split(',').map((o) => o.trim());
+    for (const origin of list) {
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(origin);
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed || parsed.origin !== origin) {
+        ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like https://app.example.com (no path, no trailing slash)` });
+        return z.NEVER;
+      }
+    }
+    return list;
+  });
 
 const envSchema = z.object({
   NODE_ENV: text('development'),
@@ -148,6 +224,19 @@ const envSchema = z.object({
   MAX_PARTICIPANTS_PER_ROOM: int(16, 2, 10_000),
   RATE_LIMIT_PER_SECOND: int(20, 0),
   RATE_LIMIT_BURST: int(60, 1),
+  MAX_BODY_BYTES: int(65_536, 1024, 100 * 1024 * 1024),
+  WS_MAX_MESSAGE_BYTES: int(0, 1024, 100 * 1024 * 1024),
+  MAX_TOKENS: int(2000, 100, 1_000_000),
+  MAX_DEPTH: int(10, 2, 1000),
+  MAX_ALIASES: int(15, 0, 100_000),
+  MAX_COST: int(5000, 100, 100_000_000),
+  MAX_DIRECTIVES: int(50, 0, 100_000),
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: int(50, 1, 100_000),
+  MAX_CONNECTIONS_PER_USER: int(20, 1, 100_000),
+  CORS_ORIGINS: origins,
+  GRAPHIQL: flag,
+  INTROSPECTION: flag,
+  FIELD_SUGGESTIONS: flag,
   AUTH_MODE: z.enum(['dev']).optional(),
   DEV_AUTH_ON_NETWORK: z.enum(['true', 'false', '']).optional(),
   INSTANCE_ID: text('').refine((v) => !/[\s/{}]/.test(v), 'must not contain spaces, slashes or braces'),
@@ -194,6 +283,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       userNameMaxLength: e.MAX_USER_NAME_LENGTH,
       maxFields: e.MAX_FIELDS_PER_ROOM,
       maxParticipants: e.MAX_PARTICIPANTS_PER_ROOM,
+    },
+    security: {
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      wsMaxMessageBytes: e.WS_MAX_MESSAGE_BYTES || e.MAX_BODY_BYTES,
+      document: { maxTokens: e.MAX_TOKENS, maxDepth: e.MAX_DEPTH, maxAliases: e.MAX_ALIASES, maxCost: e.MAX_COST, maxDirectives: e.MAX_DIRECTIVES },
+      maxSubscriptionsPerConnection: e.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+      ...developerSurfaces(e.NODE_ENV, {
+        ...(e.GRAPHIQL !== undefined ? { graphiql: e.GRAPHIQL } : {}),
+        ...(e.INTROSPECTION !== undefined ? { introspection: e.INTROSPECTION } : {}),
+        ...(e.FIELD_SUGGESTIONS !== undefined ? { fieldSuggestions: e.FIELD_SUGGESTIONS } : {}),
+        ...(e.CORS_ORIGINS !== undefined ? { corsOrigins: e.CORS_ORIGINS } : {}),
+      }),
     },
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     authMode: e.AUTH_MODE ?? 'dev',

@@ -69,7 +69,7 @@ export async function startTarget(name: TargetName, options: StartOptions = {}):
           LOG_LEVEL: 'warn',
           ...options.env,
         },
-        readyPath: '/graphql?query=%7B__typename%7D',
+        readyPath: '/health',
         readyHeaders: { accept: 'application/json', 'x-user-id': 'bench-probe' },
       });
       break;

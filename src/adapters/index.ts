@@ -10,7 +10,7 @@ import type { RoomStore } from '../ports/room-store.js';
 import { MemoryPresenceStore } from './memory-presence-store.js';
 import { MemoryResolutionOutbox } from './memory-resolution-outbox.js';
 import { createMemoryAdapters } from './memory-room-store.js';
-import { redisKeys } from './redis-keys.js';
+import { type RedisKeys, redisKeys } from './redis-keys.js';
 import { RedisPresenceStore } from './redis-presence-store.js';
 import { RedisRoomEvents } from './redis-room-events.js';
 import { RedisResolutionOutbox } from './redis-resolution-outbox.js';
@@ -22,6 +22,8 @@ export interface Adapters {
   presence: PresenceStore;
   /** Resolutions waiting for the webhook; recorded by store commits only when a webhook is configured. */
   outbox: ResolutionOutbox;
+  /** The Redis command connection and key names, for what else is shared across instances (rate limits). */
+  redis?: { client: Redis; keys: RedisKeys };
   /** "redis" or "memory", for the start-up message. */
   kind: 'redis' | 'memory';
   close(): Promise<void>;
@@ -83,6 +85,7 @@ export async function createAdapters(config: Config, logger: Logger): Promise<Ad
     events,
     presence,
     outbox,
+    redis: { client, keys },
     kind: 'redis',
     close: async () => {
       await events.close();

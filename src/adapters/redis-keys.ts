@@ -34,6 +34,8 @@ export interface RedisKeys {
   outboxAttempts: string;
   /** Sorted set of deliveries given up, scored by when (Redis clock, ms). */
   outboxFailed: string;
+  /** Prefix of the per-user mutation rate counters; rate-limiter-flexible appends ":" + userId. */
+  rateLimitPrefix: string;
 }
 
 /** The outbox's name of one resolution: a room resolves at most once per epoch. */
@@ -63,5 +65,6 @@ export function redisKeys(prefix: string): RedisKeys {
     outboxDue: `${prefix}{outbox}:due`,
     outboxAttempts: `${prefix}{outbox}:attempts`,
     outboxFailed: `${prefix}{outbox}:failed`,
+    rateLimitPrefix: `${prefix}rate`,
   };
 }

@@ -4,12 +4,13 @@
  * x-user-name; graphql-ws connectionParams { userId, userName }); src/config.ts refuses it in production.
  */
 import { DomainError, ErrorCode } from '../errors.js';
+import { parseTransactionGrant, parseTransactionGrantHeader, type TransactionGrant } from './grant.js';
 
 export interface Identity {
   userId: string;
   /** A display name offered by the credentials; joinConflictRoom's userName wins over it. */
   name?: string;
-  /** When set, the only transactions these credentials grant; others get FORBIDDEN. */
+  /** When set, the only transactions these credentials grant (empty: none); others get FORBIDDEN. */
   transactions?: readonly string[];
 }
 
@@ -21,24 +22,32 @@ export interface Authenticator {
 const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/;
 const validId = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= 128 && !controlCharacter.test(v);
 const optionalName = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
-const transactionList = (v: unknown) =>
-  typeof v === 'string' && v !== '' ? v.split(',').map((s) => s.trim()) : Array.isArray(v) ? v.map(String) : undefined;
 
-function identity(userId: unknown, name: unknown, transactions: unknown): Identity | null {
+/** `grant` undefined: the credentials carry no grant, which (in development mode) allows every transaction. */
+function identity(userId: unknown, name: unknown, grant: TransactionGrant | undefined): Identity | null {
   if (!validId(userId)) return null;
   const result: Identity = { userId };
   const display = optionalName(name);
   if (display !== undefined) result.name = display;
-  const granted = transactionList(transactions);
-  if (granted !== undefined) result.transactions = granted;
+  if (grant && !grant.all) result.transactions = grant.transactions;
   return result;
 }
 
-/** Development identities: whoever you say you are. Optional `x-user-transactions` (comma-separated) narrows the grant. */
+/**
+ * Development identities: whoever you say you are. An `x-user-transactions` header (comma-separated,
+ * or `*`) or a `connectionParams.transactions` array narrows the grant; a malformed one grants nothing.
+ */
 export const devAuthenticator: Authenticator = {
-  fromHeaders: (headers) =>
-    identity(headers.get('x-user-id'), headers.get('x-user-name'), headers.get('x-user-transactions')),
-  fromConnectionParams: (params) => identity(params?.userId, params?.userName, params?.transactions),
+  fromHeaders: (headers) => {
+    const transactions = headers.get('x-user-transactions');
+    return identity(headers.get('x-user-id'), headers.get('x-user-name'), transactions === null ? undefined : parseTransactionGrantHeader(transactions));
+  },
+  fromConnectionParams: (params) =>
+    identity(
+      params?.userId,
+      params?.userName,
+      params && 'transactions' in params && params.transactions !== undefined ? parseTransactionGrant(params.transactions) : undefined,
+    ),
 };
 
 export function requireIdentity(identity: Identity | null): Identity {

@@ -25,9 +25,19 @@ export const FieldSelection = builder.objectRef<Selection>('FieldSelection').imp
   }),
 });
 
+/**
+ * Participant.id: each part percent-encoded (encodeURIComponent), joined by ":". Encoded parts hold no
+ * ":", so the id is unique: room "tx:a" + user "b" is "tx%3Aa:b", room "tx" + user "a:b" is "tx:a%3Ab".
+ * Ids whose parts need no encoding (tx-1, alice) read as before: "tx-1:alice".
+ */
+export const participantId = (transactionId: string, userId: string) => `${encodeURIComponent(transactionId)}:${encodeURIComponent(userId)}`;
+
 export const Participant = builder.objectRef<ParticipantView>('Participant').implement({
   fields: (t) => ({
-    id: t.id({ description: 'transactionId + ":" + userId', resolve: (p) => `${p.transactionId}:${p.userId}` }),
+    id: t.id({
+      description: 'encodeURIComponent(transactionId) + ":" + encodeURIComponent(userId): unique, and stable for a participant.',
+      resolve: (p) => participantId(p.transactionId, p.userId),
+    }),
     userId: t.exposeID('userId'),
     name: t.exposeString('name'),
     isReady: t.exposeBoolean('isReady'),

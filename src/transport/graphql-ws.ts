@@ -9,8 +9,18 @@ import { type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql'
 import { useServer } from 'graphql-ws/use/ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { YogaServerInstance } from 'graphql-yoga';
+import type { SecurityConfig } from '../config.js';
 import { withContractCode } from './mask-error.js';
 import { type DirectSocket, type MaskErrors, SharedResult, sharedSubscribe } from './shared-subscribe.js';
+import { ConnectionsPerUser, TooManyConnections, operationLimitError, webSocketServerOptions } from './ws-guards.js';
+
+export interface WsGuards {
+  security: Pick<SecurityConfig, 'wsMaxMessageBytes' | 'corsOrigins' | 'maxSubscriptionsPerConnection' | 'maxConnectionsPerUser'>;
+  /** The user a connection's connectionParams name, if any: sockets are counted per user. */
+  userOf(connectionParams: Readonly<Record<string, unknown>> | undefined): string | undefined;
+  /** Bytes waiting on a socket before a subscription on it is ended as too slow (SUBSCRIBER_MAX_BUFFERED_BYTES). */
+  maxBufferedBytes: number;
+}
 
 interface EnvelopedRoot {
   execute(args: ExecutionArgs): unknown;
@@ -44,9 +54,11 @@ export function attachGraphQLWs(
   yoga: YogaServerInstance<any, any>,
   path: string,
   maskError: (error: unknown, message: string) => Error,
-  options: { maxBufferedBytes: number },
+  guards: WsGuards,
 ): () => Promise<void> {
-  const wsServer = new WebSocketServer({ server: httpServer, path });
+  const wsServer = new WebSocketServer({ server: httpServer, path, ...webSocketServerOptions(guards.security) });
+  const connections = new ConnectionsPerUser(guards.security.maxConnectionsPerUser);
+  const counted = new WeakMap<object, string>();
   const envelopedByConnection = new WeakMap<object, ReturnType<typeof yoga.getEnveloped>>();
   // Registered before graphql-ws's own handler: every message of the socket passes through here.
   wsServer.on('connection', (socket) => {
@@ -74,7 +86,25 @@ export function attachGraphQLWs(
       // comes here with shared results, which graphql-ws serializes like any other.
       onNext: (_ctx, _id, _payload, _args, result) =>
         (result as unknown) instanceof SharedResult ? ((result as unknown as SharedResult).result as never) : undefined,
+      onConnect: (ctx) => {
+        const userId = guards.userOf(ctx.connectionParams);
+        if (userId === undefined) return true;
+        if (!connections.tryOpen(userId)) {
+          // Closed here with our own code; graphql-ws's own close that follows (4403) finds it closing.
+          ctx.extra.socket.close(TooManyConnections, 'Too many connections for this user');
+          return false;
+        }
+        counted.set(ctx, userId);
+        return true;
+      },
+      onClose: (ctx) => {
+        const userId = counted.get(ctx);
+        if (userId !== undefined) connections.close(userId);
+        counted.delete(ctx);
+      },
       onSubscribe: async (ctx, id, payload) => {
+        const overLimit = operationLimitError(ctx.subscriptions, guards.security.maxSubscriptionsPerConnection);
+        if (overLimit) return [overLimit];
         // One envelop orchestration per connection, not per operation: the context the plugins see is
         // the connection's (its identity comes from connectionParams, fixed at connection_init).
         let enveloped = envelopedByConnection.get(ctx);
@@ -90,7 +120,14 @@ export function attachGraphQLWs(
           if (error instanceof GraphQLError) return [withContractCode(error)];
           throw error;
         }
-        const errors = validate(schema, document);
+        let errors: readonly GraphQLError[];
+        try {
+          errors = validate(schema, document);
+        } catch (error) {
+          // graphql-armor's limits throw from inside validation to stop it early.
+          if (error instanceof GraphQLError) return [withContractCode(error)];
+          throw error;
+        }
         if (errors.length > 0) return errors.map((e: GraphQLError) => withContractCode(e));
         const args: ExecutionArgs = {
           schema,
@@ -98,7 +135,7 @@ export function attachGraphQLWs(
           document,
           variableValues: payload.variables ?? null,
           contextValue: await contextFactory(),
-          rootValue: { execute, direct: { socket: ctx.extra.socket as DirectSocket['socket'], id, send: uncorkedSend.get(ctx.extra.socket), maxBufferedBytes: options.maxBufferedBytes } } satisfies EnvelopedRoot,
+          rootValue: { execute, direct: { socket: ctx.extra.socket as DirectSocket['socket'], id, send: uncorkedSend.get(ctx.extra.socket), maxBufferedBytes: guards.maxBufferedBytes } } satisfies EnvelopedRoot,
         };
         return args;
       },

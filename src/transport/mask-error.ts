@@ -9,18 +9,25 @@ import { DomainError, ErrorCode } from '../errors.js';
 
 const contractCodes = new Set<unknown>(Object.values(ErrorCode));
 
-/** graphql's own errors are the client's to fix: the contract has one code for those. */
+/**
+ * The codes graphql and yoga give a request the client must fix (syntax, validation, a malformed or
+ * oversized body): the contract has one code for those, BAD_USER_INPUT, and keeps theirs as `reason`.
+ */
+const clientFaultCodes = new Set<unknown>(['GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST', 'REQUEST_ENTITY_TOO_LARGE', 'OPERATION_RESOLUTION_FAILURE']);
+
+/** graphql's and yoga's own errors are the client's to fix; a parser's own text (originalError) is never echoed. */
 export function withContractCode(error: GraphQLError): GraphQLError {
   // graphql-jit's errors may have no extensions at all.
   const reason = error.extensions?.['code'];
-  if (contractCodes.has(reason)) return error;
-  if (reason !== undefined && reason !== 'GRAPHQL_VALIDATION_FAILED' && reason !== 'GRAPHQL_PARSE_FAILED') return error;
+  const { originalError, ...extensions } = error.extensions ?? {};
+  if (contractCodes.has(reason) && originalError === undefined) return error;
+  if (reason !== undefined && !contractCodes.has(reason) && !clientFaultCodes.has(reason)) return error;
   return new GraphQLError(error.message, {
     ...(error.nodes ? { nodes: error.nodes } : {}),
     ...(error.source ? { source: error.source } : {}),
     ...(error.positions ? { positions: error.positions } : {}),
     ...(error.path ? { path: error.path } : {}),
-    extensions: { ...(error.extensions ?? {}), code: ErrorCode.BadUserInput, ...(reason ? { reason } : {}) },
+    extensions: contractCodes.has(reason) ? extensions : { ...extensions, code: ErrorCode.BadUserInput, ...(reason ? { reason } : {}) },
   });
 }
 
@@ -51,7 +58,12 @@ export function useContractErrorCodes(): Plugin {
   };
 }
 
-/** True for errors meant for the client (they carry a code), which are not worth an error log line. */
+/**
+ * True for errors meant for the client (they carry a code), which are not worth an error log line:
+ * DomainErrors, and graphql's and yoga's own errors (syntax, limits, malformed bodies), which anyone
+ * can cause at will.
+ */
 export function isClientError(error: unknown): boolean {
+  if (error instanceof GraphQLError && error.originalError === undefined) return true;
   return (error instanceof GraphQLError ? error.originalError : error) instanceof DomainError;
 }

@@ -25,10 +25,10 @@ describe('devAuthenticator.fromHeaders', () => {
     expect(devAuthenticator.fromHeaders(new Headers({ 'x-user-id': 'u'.repeat(128) }))).toEqual({ userId: 'u'.repeat(128) });
   });
 
-  it('leaves out a blank name and an empty transactions list', () => {
+  it('leaves out a blank name; an empty transactions header grants nothing (issue 8: it used to grant everything)', () => {
     expect(
       devAuthenticator.fromHeaders(new Headers({ 'x-user-id': 'u1', 'x-user-name': '   ', 'x-user-transactions': '' })),
-    ).toEqual({ userId: 'u1' });
+    ).toEqual({ userId: 'u1', transactions: [] });
   });
 });
 
@@ -41,10 +41,10 @@ describe('devAuthenticator.fromConnectionParams', () => {
     });
   });
 
-  it('reads a comma-separated transactions string', () => {
+  it('a transactions value that is not an array grants nothing (issue 8: a string used to be read leniently)', () => {
     expect(devAuthenticator.fromConnectionParams({ userId: 'u1', transactions: 'tx-1, tx-2' })).toEqual({
       userId: 'u1',
-      transactions: ['tx-1', 'tx-2'],
+      transactions: [],
     });
   });
 

@@ -1,0 +1,60 @@
+/**
+ * What the HTTP side lets in before any GraphQL runs: which browser origins may call (CORS, and the
+ * same list for WebSocket upgrades), JSON-only POST bodies, and yoga's CSRF prevention for GET.
+ */
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { ErrorCode } from '../errors.js';
+
+/** True when a browser page from `origin` may call: "*" allows any, a list only its own. */
+export function originAllowed(origin: string, allowed: '*' | readonly string[]): boolean {
+  return allowed === '*' || allowed.includes(origin);
+}
+
+/**
+ * Yoga's `cors` option. An allowed origin is echoed alone, never with credentials (identity travels in
+ * headers, not cookies); any other origin gets no CORS headers at all, so its pages cannot read answers.
+ */
+export function corsFor(allowed: '*' | readonly string[]) {
+  return (request: Request) => {
+    const origin = request.headers.get('origin');
+    if (origin === null || !originAllowed(origin, allowed)) return false as const;
+    return {
+      origin: [origin],
+      credentials: false,
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['content-type', 'authorization', 'x-user-id', 'x-user-name', 'x-user-transactions', 'x-graphql-yoga-csrf'],
+      maxAge: 600,
+    };
+  };
+}
+
+/**
+ * Headers that a browser sends cross-site only after a CORS preflight, so a request carrying one was
+ * checked: yoga's own CSRF header, and the credentials headers every client of this service sends.
+ */
+export const csrfHeaders = ['x-graphql-yoga-csrf', 'apollo-require-preflight', 'authorization', 'x-user-id'];
+
+const jsonType = /^application\/json\s*(;|$)/i;
+
+/**
+ * A POST body must be JSON (content-type application/json). Forms (urlencoded, multipart) and
+ * text/plain are what a hostile page can post without a preflight, so they are refused with 415
+ * before the body is read.
+ */
+export function jsonBodiesOnly(): Plugin {
+  return {
+    onRequestParse({ request }) {
+      if (request.method !== 'POST') return;
+      if (jsonType.test(request.headers.get('content-type') ?? '')) return;
+      throw createGraphQLError('POST bodies must be JSON: send content-type application/json.', {
+        extensions: { code: ErrorCode.BadUserInput, reason: 'UNSUPPORTED_MEDIA_TYPE', http: { status: 415 } },
+      });
+    },
+  };
+}
+
+/** Every HTTP guard, in the order they run. */
+export function httpGuards(): Plugin[] {
+  return [jsonBodiesOnly(), useCSRFPrevention({ requestHeaders: csrfHeaders }) as Plugin];
+}
