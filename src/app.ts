@@ -158,6 +158,8 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
     security,
     userOf: (params) => auth.fromConnectionParams(params)?.userId,
     maxBufferedBytes: config.subscriberMaxBufferedBytes,
+    keepAliveMs: config.wsKeepAliveMs,
+    onSocketError: (error) => logger.debug({ err: error }, 'WebSocket error'),
   });
 
   return {

@@ -61,6 +61,11 @@ export interface Config {
    * subscription on it is ended as too slow (RATE_LIMITED, reason SLOW_CONSUMER).
    */
   subscriberMaxBufferedBytes: number;
+  /**
+   * WS_KEEPALIVE_MS, default 25000: WebSocket ping interval; a socket silent through one interval is
+   * terminated. Under the 60 s idle timeout common to load balancers, and as often as Socket.IO pings.
+   */
+  wsKeepAliveMs: number;
   /** The resolution webhook; null without RESOLUTION_WEBHOOK_URL. */
   resolutionWebhook: ResolutionWebhookConfig | null;
   /** LOG_LEVEL, default "info". */
@@ -242,6 +247,7 @@ const envSchema = z.object({
   INSTANCE_ID: text('').refine((v) => !/[\s/{}]/.test(v), 'must not contain spaces, slashes or braces'),
   PRESENCE_TIMEOUT_MS: int(15_000, 300, 3_600_000),
   SUBSCRIBER_MAX_BUFFERED_BYTES: int(8 * 1024 * 1024, 1024),
+  WS_KEEPALIVE_MS: int(25_000, 0, 3_600_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -303,6 +309,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     instanceId: e.INSTANCE_ID || randomUUID(),
     presenceTimeoutMs: e.PRESENCE_TIMEOUT_MS,
     subscriberMaxBufferedBytes: e.SUBSCRIBER_MAX_BUFFERED_BYTES,
+    wsKeepAliveMs: e.WS_KEEPALIVE_MS,
     resolutionWebhook: e.RESOLUTION_WEBHOOK_URL
       ? {
           url: e.RESOLUTION_WEBHOOK_URL,

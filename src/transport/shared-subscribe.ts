@@ -181,7 +181,7 @@ export async function sharedSubscribe(
  */
 function writeDirectly(source: PushSource, direct: DirectSocket, key: string, args: ExecutionArgs, maskErrors: MaskErrors): AsyncIterableIterator<SharedResult> {
   const { socket } = direct;
-  const send = direct.send ?? ((data: Buffer) => socket.send(data));
+  const send = direct.send ?? ((data: Buffer) => socket.send(data, { binary: false }));
   const maxBufferedBytes = direct.maxBufferedBytes ?? defaultMaxBufferedBytes;
   // The message around the shared payload, encoded once per subscription.
   const prefix = Buffer.from(`{"id":${JSON.stringify(direct.id)},"type":"next","payload":`);

@@ -45,6 +45,7 @@ describe('loadConfig defaults', () => {
       instanceId: expect.any(String),
       presenceTimeoutMs: 15_000,
       subscriberMaxBufferedBytes: 8 * 1024 * 1024,
+      wsKeepAliveMs: 25_000,
       resolutionWebhook: null,
       logLevel: 'info',
     });
@@ -94,6 +95,7 @@ describe('loadConfig overrides', () => {
       INSTANCE_ID: 'node-a',
       PRESENCE_TIMEOUT_MS: '3000',
       SUBSCRIBER_MAX_BUFFERED_BYTES: '65536',
+      WS_KEEPALIVE_MS: '10000',
       RESOLUTION_WEBHOOK_URL: 'https://market.example/hooks/resolved',
       RESOLUTION_WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
       RESOLUTION_WEBHOOK_TIMEOUT_MS: '4000',
@@ -134,6 +136,7 @@ describe('loadConfig overrides', () => {
       instanceId: 'node-a',
       presenceTimeoutMs: 3000,
       subscriberMaxBufferedBytes: 65536,
+      wsKeepAliveMs: 10_000,
       resolutionWebhook: {
         url: 'https://market.example/hooks/resolved',
         secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
