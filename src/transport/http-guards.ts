@@ -1,6 +1,7 @@
 /**
  * What the HTTP side lets in before any GraphQL runs: which browser origins may call (CORS, and the
- * same list for WebSocket upgrades), JSON-only POST bodies, and yoga's CSRF prevention for GET.
+ * same list for WebSocket upgrades), JSON-only POST bodies, and yoga's CSRF prevention for GETs that
+ * could do more than read.
  */
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
@@ -54,7 +55,31 @@ export function jsonBodiesOnly(): Plugin {
   };
 }
 
+/**
+ * A GET that can only read: not a stream (SSE, multipart) and no subscription in its query. Yoga runs
+ * no mutation over GET, and a page that is not an allowed origin cannot read the answer (no CORS
+ * headers), so such a GET needs no preflight: `curl '/graphql?query={__typename}'` works as is. A
+ * subscription over GET holds presence, so it needs the preflight header like everything else.
+ */
+export function isReadOnlyGet(request: Request): boolean {
+  if (request.method !== 'GET') return false;
+  if (/text\/event-stream|multipart\/mixed/i.test(request.headers.get('accept') ?? '')) return false;
+  const query = new URL(request.url).searchParams.get('query');
+  return query !== null && !/subscription/i.test(query);
+}
+
+/** yoga's CSRF prevention, except for read-only GETs (above). */
+function csrfPrevention(): Plugin {
+  const csrf = useCSRFPrevention({ requestHeaders: csrfHeaders }) as Plugin;
+  return {
+    onRequestParse(payload) {
+      if (isReadOnlyGet(payload.request)) return;
+      return csrf.onRequestParse?.(payload);
+    },
+  };
+}
+
 /** Every HTTP guard, in the order they run. */
 export function httpGuards(): Plugin[] {
-  return [jsonBodiesOnly(), useCSRFPrevention({ requestHeaders: csrfHeaders }) as Plugin];
+  return [jsonBodiesOnly(), csrfPrevention()];
 }

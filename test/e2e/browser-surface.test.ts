@@ -86,13 +86,29 @@ describe('CSRF: only JSON bodies, and GETs that passed a preflight', () => {
     expect(room.data?.conflictRoom).toMatchObject({ version: 0, participants: [] });
   });
 
-  it('a GET with no non-simple header is refused with 403; with x-user-id (as urql sends) it runs', async () => {
+  it('a GET subscription or stream with no non-simple header is refused with 403; with x-user-id (as urql sends) it runs', async () => {
+    const subscription = `${server.url}?query=${encodeURIComponent('subscription { conflictRoomEvents(transactionId: "csrf-1") { version } }')}`;
+    for (const headers of [{}, { accept: 'text/event-stream' }] as Array<Record<string, string>>) {
+      const simple = await rawRequest(subscription, { headers });
+      expect(simple.status).toBe(403);
+      // A stream's refusal comes as an event; a plain one as JSON.
+      if (!headers.accept) expect(simple.json).toEqual({ errors: [{ message: 'Required CSRF header(s) not present', extensions: { code: 'BAD_USER_INPUT' } }] });
+    }
     const url = `${server.url}?query=${encodeURIComponent('{ __typename }')}`;
-    const simple = await rawRequest(url);
-    expect(simple.status).toBe(403);
-    expect(simple.json).toEqual({ errors: [{ message: 'Required CSRF header(s) not present', extensions: { code: 'BAD_USER_INPUT' } }] });
+    const stream = await rawRequest(url, { headers: { accept: 'text/event-stream' } });
+    expect(stream.status).toBe(403);
     expect((await rawRequest(url, { headers: { 'x-user-id': 'alice' } })).json).toEqual({ data: { __typename: 'Query' } });
     expect((await rawRequest(url, { headers: { 'x-graphql-yoga-csrf': '1' } })).json).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('a read-only GET (a query, not a stream) needs no header: it can only read, and other origins cannot read the answer', async () => {
+    const url = `${server.url}?query=${encodeURIComponent('{ __typename }')}`;
+    expect((await rawRequest(url)).json).toEqual({ data: { __typename: 'Query' } });
+    const mutation = `${server.url}?query=${encodeURIComponent('mutation { joinConflictRoom(transactionId: "csrf-get") { version } }')}`;
+    const refused = await rawRequest(mutation, { headers: { 'x-user-id': 'mallory' } });
+    expect(refused.status).toBe(405);
+    const room = await post<{ conflictRoom: { version: number } }>(server.url, { userId: 'alice' }, ROOM_QUERY, { tx: 'csrf-get' });
+    expect(room.data?.conflictRoom.version).toBe(0);
   });
 });
 
