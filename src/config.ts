@@ -111,6 +111,13 @@ export interface SecurityConfig {
   maxSubscriptionsPerConnection: number;
   /** MAX_CONNECTIONS_PER_USER, default 20 WebSockets per user on one instance; more are closed with 4429. */
   maxConnectionsPerUser: number;
+  /**
+   * WS_MESSAGES_PER_SECOND, default 20, and WS_MESSAGE_BURST, default 60: messages one WebSocket may
+   * send; past them the server stops reading that socket until its budget refills (nothing is refused,
+   * the sender waits), so one socket cannot keep the process busy for everyone else.
+   */
+  wsMessagesPerSecond: number;
+  wsMessageBurst: number;
   /** CORS_ORIGINS: "*" (any; the development default) or the allowed origins (the production default: none). */
   corsOrigins: '*' | readonly string[];
   /** GRAPHIQL=true|false; default: on in development, off in production. */
@@ -238,6 +245,8 @@ const envSchema = z.object({
   MAX_DIRECTIVES: int(50, 0, 100_000),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: int(50, 1, 100_000),
   MAX_CONNECTIONS_PER_USER: int(20, 1, 100_000),
+  WS_MESSAGES_PER_SECOND: int(20, 1, 1_000_000),
+  WS_MESSAGE_BURST: int(60, 1, 1_000_000),
   CORS_ORIGINS: origins,
   GRAPHIQL: flag,
   INTROSPECTION: flag,
@@ -296,6 +305,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       document: { maxTokens: e.MAX_TOKENS, maxDepth: e.MAX_DEPTH, maxAliases: e.MAX_ALIASES, maxCost: e.MAX_COST, maxDirectives: e.MAX_DIRECTIVES },
       maxSubscriptionsPerConnection: e.MAX_SUBSCRIPTIONS_PER_CONNECTION,
       maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+      wsMessagesPerSecond: e.WS_MESSAGES_PER_SECOND,
+      wsMessageBurst: e.WS_MESSAGE_BURST,
       ...developerSurfaces(e.NODE_ENV, {
         ...(e.GRAPHIQL !== undefined ? { graphiql: e.GRAPHIQL } : {}),
         ...(e.INTROSPECTION !== undefined ? { introspection: e.INTROSPECTION } : {}),

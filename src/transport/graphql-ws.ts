@@ -14,7 +14,10 @@ import { serveGraphQLWs } from './ws-adapter.js';
 import { ConnectionsPerUser, TooManyConnections, operationLimitError, webSocketServerOptions } from './ws-guards.js';
 
 export interface WsGuards {
-  security: Pick<SecurityConfig, 'wsMaxMessageBytes' | 'corsOrigins' | 'maxSubscriptionsPerConnection' | 'maxConnectionsPerUser'>;
+  security: Pick<
+    SecurityConfig,
+    'wsMaxMessageBytes' | 'corsOrigins' | 'maxSubscriptionsPerConnection' | 'maxConnectionsPerUser' | 'wsMessagesPerSecond' | 'wsMessageBurst'
+  >;
   /** The user a connection's connectionParams name, if any: sockets are counted per user. */
   userOf(connectionParams: Readonly<Record<string, unknown>> | undefined): string | undefined;
   /** Bytes waiting on a socket before a subscription on it is ended as too slow (SUBSCRIBER_MAX_BUFFERED_BYTES). */
@@ -108,7 +111,14 @@ export function attachGraphQLWs(
         return args;
       },
     },
-    { path, ws: webSocketServerOptions(guards.security), keepAliveMs: guards.keepAliveMs, onSocketError: guards.onSocketError },
+    {
+      path,
+      ws: webSocketServerOptions(guards.security),
+      keepAliveMs: guards.keepAliveMs,
+      messagesPerSecond: guards.security.wsMessagesPerSecond,
+      messageBurst: guards.security.wsMessageBurst,
+      onSocketError: guards.onSocketError,
+    },
   );
   return () => route.dispose();
 }

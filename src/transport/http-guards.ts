@@ -46,6 +46,7 @@ const jsonType = /^application\/json\s*(;|$)/i;
 export function jsonBodiesOnly(): Plugin {
   return {
     onRequestParse({ request }) {
+      if (request.method === 'GET') return checkGetParams(request);
       if (request.method !== 'POST') return;
       if (jsonType.test(request.headers.get('content-type') ?? '')) return;
       throw createGraphQLError('POST bodies must be JSON: send content-type application/json.', {
@@ -77,6 +78,25 @@ function csrfPrevention(): Plugin {
       return csrf.onRequestParse?.(payload);
     },
   };
+}
+
+/** A GET's `variables` and `extensions` must be JSON objects: yoga answers a broken one with a bare 500. */
+function checkGetParams(request: Request): void {
+  const params = new URL(request.url).searchParams;
+  for (const name of ['variables', 'extensions']) {
+    const text = params.get(name);
+    if (text === null) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = undefined;
+    }
+    if (value === null || (typeof value === 'object' && !Array.isArray(value))) continue;
+    throw createGraphQLError(`The ${name} parameter must be a JSON object.`, {
+      extensions: { code: ErrorCode.BadUserInput, reason: 'BAD_REQUEST', argumentName: name, http: { status: 400 } },
+    });
+  }
 }
 
 /** Every HTTP guard, in the order they run. */

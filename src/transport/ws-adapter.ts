@@ -4,7 +4,9 @@
  * - a socket's messages of one tick leave in one TCP write (TickWriteBatcher on the net.Socket the
  *   HTTP server's 'upgrade' event hands us; nothing of `ws` is replaced or reached into);
  * - a keep-alive interval of our choosing (WS_KEEPALIVE_MS);
- * - socket errors (a message over maxPayload, closed with 1009 by ws) logged by us, not printed.
+ * - socket errors (a message over maxPayload, closed with 1009 by ws) logged by us, not printed;
+ * - a budget of messages per socket: past it the socket is paused (ws's public pause/resume), so the
+ *   sender's own TCP window fills and it waits, and one socket cannot keep the process from the others.
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -24,6 +26,9 @@ export interface WsRouteOptions {
   ws: Pick<WsServerOptions, 'maxPayload' | 'verifyClient'>;
   /** Ping every this many ms; a socket that has not answered by the next ping is terminated. 0: none. */
   keepAliveMs: number;
+  /** Messages one socket may send per second, and at once; past them the socket is not read until it may again. */
+  messagesPerSecond: number;
+  messageBurst: number;
   onSocketError(error: unknown): void;
 }
 
@@ -44,6 +49,7 @@ export function serveGraphQLWs(
     });
   httpServer.on('upgrade', onUpgrade);
   const server = makeServer(serverOptions);
+  let disposing = false;
 
   wsServer.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     socket.on('error', options.onSocketError);
@@ -58,6 +64,38 @@ export function serveGraphQLWs(
           }, options.keepAliveMs)
         : undefined;
     const raw = rawSockets.get(socket);
+    // Messages are handled at the socket's budget; what comes faster waits here, and reading stops
+    // while more than a burst waits (ws may still emit what it had already read).
+    const budget = new MessageBudget(options.messagesPerSecond, options.messageBurst);
+    const waiting: string[] = [];
+    let handle: ((message: string) => Promise<void>) | undefined;
+    let drainTimer: NodeJS.Timeout | undefined;
+    const drain = () => {
+      drainTimer = undefined;
+      while (waiting.length > 0 && handle) {
+        const waitMs = budget.take();
+        if (waitMs > 0) {
+          drainTimer = setTimeout(drain, waitMs);
+          break;
+        }
+        void dispatch(handle, waiting.shift()!);
+      }
+      if (waiting.length <= options.messageBurst && socket.isPaused) socket.resume();
+    };
+    const dispatch = async (run: (message: string) => Promise<void>, message: string) => {
+      try {
+        await run(message);
+      } catch (error) {
+        options.onSocketError(error);
+        socket.close(CloseCode.InternalServerError, 'Internal server error');
+      }
+    };
+    socket.on('message', (data: Buffer) => {
+      if (disposing) return; // going away: nothing new is started, and nothing holds the socket paused
+      waiting.push(String(data));
+      if (waiting.length > options.messageBurst && !socket.isPaused) socket.pause();
+      if (!drainTimer) drain();
+    });
     const closed = server.opened(
       {
         protocol: socket.protocol,
@@ -67,29 +105,58 @@ export function serveGraphQLWs(
           socket.send(data);
         },
         close: (code, reason) => socket.close(code, reason),
-        onMessage: (handle) =>
-          socket.on('message', async (data: Buffer) => {
-            try {
-              await handle(String(data));
-            } catch (error) {
-              options.onSocketError(error);
-              socket.close(CloseCode.InternalServerError, 'Internal server error');
-            }
-          }),
+        onMessage: (run) => {
+          handle = run;
+          drain();
+        },
       },
       { socket, request },
     );
     socket.once('close', (code: number, reason: Buffer) => {
       clearInterval(ping);
+      clearTimeout(drainTimer);
+      waiting.length = 0;
       void closed(code, String(reason));
     });
   });
 
   return {
     async dispose() {
+      disposing = true;
       httpServer.off('upgrade', onUpgrade);
-      for (const client of wsServer.clients) client.close(1001, 'Going away');
+      for (const client of wsServer.clients) {
+        // A paused socket would not read the peer's close frame: the close would wait out ws's 30 s.
+        if (client.isPaused) client.resume();
+        client.close(1001, 'Going away');
+      }
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
     },
   };
+}
+
+/** A token bucket of messages. */
+export class MessageBudget {
+  private tokens: number;
+  private last = Date.now();
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  /** Spends one message and answers 0, or answers how many ms until one may be spent (spending nothing). */
+  take(): number {
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000);
+    this.last = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.perSecond));
+  }
 }

@@ -101,6 +101,14 @@ describe('CSRF: only JSON bodies, and GETs that passed a preflight', () => {
     expect((await rawRequest(url, { headers: { 'x-graphql-yoga-csrf': '1' } })).json).toEqual({ data: { __typename: 'Query' } });
   });
 
+  it('a GET whose variables or extensions are not a JSON object gets 400 BAD_USER_INPUT, not a bare 500', async () => {
+    for (const [name, value] of [['variables', '{'], ['extensions', '['], ['variables', '5']] as const) {
+      const response = await rawRequest(`${server.url}?query=${encodeURIComponent('{ __typename }')}&${name}=${encodeURIComponent(value)}`, { headers: { 'x-user-id': 'a' } });
+      expect(response.status, `${name}=${value}`).toBe(400);
+      expect(response.json).toMatchObject({ errors: [{ extensions: { code: 'BAD_USER_INPUT' } }] });
+    }
+  });
+
   it('a read-only GET (a query, not a stream) needs no header: it can only read, and other origins cannot read the answer', async () => {
     const url = `${server.url}?query=${encodeURIComponent('{ __typename }')}`;
     expect((await rawRequest(url)).json).toEqual({ data: { __typename: 'Query' } });
