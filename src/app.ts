@@ -8,7 +8,8 @@ import { useGraphQlJit } from '@envelop/graphql-jit';
 import { getOperationAST, Kind } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { createAdapters } from './adapters/index.js';
-import { devAuthenticator } from './auth/identity.js';
+import { type Authentication, type Authenticator, devAuthenticator } from './auth/identity.js';
+import { jwtAuthenticator } from './auth/jwt.js';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import type { GraphQLContext } from './schema/builder.js';
@@ -83,7 +84,9 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
     onSwept: (owner, swept) => logger.info({ owner, rooms: swept.length }, 'presence: swept a dead instance'),
   });
   const streamDeps = { store: adapters.store, events: adapters.events, presence, onError };
-  const auth = devAuthenticator;
+  const auth: Authenticator = config.jwt
+    ? jwtAuthenticator({ ...config.jwt, onKeysUnavailable: (error) => logger.warn({ err: error }, 'JWT: the key set could not be fetched') })
+    : devAuthenticator;
   const { security } = config;
   const graphiql = security.graphiql
     ? [
@@ -137,14 +140,18 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       error: (error: unknown, ...rest: unknown[]) =>
         isClientError(error) ? logger.debug({ err: error }, 'client error') : logger.error({ err: error, rest }, 'GraphQL error'),
     },
-    context: (initial): GraphQLContext => {
-      // graphql-ws operations arrive with the socket and connectionParams; HTTP and SSE with a Request.
-      const identity =
-        'socket' in initial
-          ? auth.fromConnectionParams(initial['connectionParams'] as Record<string, unknown> | undefined)
-          : auth.fromHeaders((initial['request'] as Request).headers);
+    context: async (initial): Promise<GraphQLContext> => {
+      // graphql-ws operations arrive with the credentials their connection presented at
+      // connection_init (src/transport/graphql-ws.ts), which also closes it when they expire; HTTP
+      // and SSE requests bring their own, and an SSE stream ends when they expire.
+      const overSocket = 'socket' in initial;
+      const { identity, failure } = overSocket
+        ? (initial['authentication'] as Authentication)
+        : await auth.fromHeaders((initial['request'] as Request).headers);
       return {
         identity,
+        ...(failure !== undefined ? { authFailure: failure } : {}),
+        ...(!overSocket && identity?.expiresAt !== undefined ? { streamDeadline: identity.expiresAt } : {}),
         rooms,
         limits: config.limits,
         rateLimit,
@@ -156,7 +163,8 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
   const httpServer = createServer(yoga);
   const closeWs = attachGraphQLWs(httpServer, yoga, graphqlPath, maskError, {
     security,
-    userOf: (params) => auth.fromConnectionParams(params)?.userId,
+    authenticate: (params) => auth.fromConnectionParams(params),
+    refusesAnonymousConnections: auth.refusesAnonymousConnections,
     maxBufferedBytes: config.subscriberMaxBufferedBytes,
     keepAliveMs: config.wsKeepAliveMs,
     onSocketError: (error) => logger.debug({ err: error }, 'WebSocket error'),

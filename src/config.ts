@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Limits } from './domain/limits.js';
 
-export type AuthMode = 'dev';
+export type AuthMode = 'dev' | 'jwt';
 
 export interface Config {
   /** NODE_ENV; "production" forbids the development identity mode. */
@@ -45,8 +45,10 @@ export interface Config {
     /** RATE_LIMIT_BURST, default 60. */
     burst: number;
   };
-  /** AUTH_MODE, default "dev" outside production. */
+  /** AUTH_MODE: "jwt" (required with NODE_ENV=production), or "dev" (the default elsewhere). */
   authMode: AuthMode;
+  /** The JWT settings when AUTH_MODE=jwt, else null. */
+  jwt: JwtConfig | null;
   /** DEV_AUTH_ON_NETWORK=true: let dev identities be served on a HOST other than loopback. */
   devAuthOnNetwork: boolean;
   /** INSTANCE_ID, default random: names this process in presence records (with a per-process nonce). */
@@ -70,6 +72,25 @@ export interface Config {
   resolutionWebhook: ResolutionWebhookConfig | null;
   /** LOG_LEVEL, default "info". */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** AUTH_MODE=jwt: exactly one of `secret` and `jwksUrl` is set. */
+export interface JwtConfig {
+  /** JWT_SECRET: the HS256 shared secret (at least 32 characters). */
+  secret: string | null;
+  /** JWT_JWKS_URL: the identity provider's key set (RS256, ES256), keys chosen by kid. */
+  jwksUrl: string | null;
+  /** JWT_ISSUER: when set, the `iss` every token must carry. */
+  issuer: string | null;
+  /** JWT_AUDIENCE: when set, the `aud` every token must carry. */
+  audience: string | null;
+  /** JWT_CLOCK_SKEW_S, default 5: seconds of tolerance on exp and nbf. */
+  clockSkewSeconds: number;
+  /**
+   * JWT_JWKS_COOLDOWN_MS, default 30000: after fetching the key set, how long an unknown kid is refused
+   * without fetching it again (a flood of forged kids cannot make us hammer the provider).
+   */
+  jwksCooldownMs: number;
 }
 
 export interface ResolutionWebhookConfig {
@@ -251,7 +272,16 @@ const envSchema = z.object({
   GRAPHIQL: flag,
   INTROSPECTION: flag,
   FIELD_SUGGESTIONS: flag,
-  AUTH_MODE: z.enum(['dev']).optional(),
+  AUTH_MODE: z.enum(['dev', 'jwt']).optional(),
+  JWT_SECRET: z.string().optional(),
+  JWT_JWKS_URL: z
+    .string()
+    .optional()
+    .refine((v) => !v || /^https?:\/\/[^\s]+$/.test(v), 'must be an http:// or https:// URL'),
+  JWT_ISSUER: z.string().optional(),
+  JWT_AUDIENCE: z.string().optional(),
+  JWT_CLOCK_SKEW_S: int(5, 0, 300),
+  JWT_JWKS_COOLDOWN_MS: int(30_000, 0, 3_600_000),
   DEV_AUTH_ON_NETWORK: z.enum(['true', 'false', '']).optional(),
   INSTANCE_ID: text('').refine((v) => !/[\s/{}]/.test(v), 'must not contain spaces, slashes or braces'),
   PRESENCE_TIMEOUT_MS: int(15_000, 300, 3_600_000),
@@ -265,13 +295,14 @@ const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = envSchema.safeParse(env);
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  if (env.NODE_ENV === 'production') {
+  if (env.NODE_ENV === 'production' && env.AUTH_MODE !== 'jwt') {
     problems.push(
       env.AUTH_MODE === 'dev'
-        ? 'AUTH_MODE: "dev" trusts plain user ids from headers and cannot run with NODE_ENV=production'
-        : 'NODE_ENV=production needs a real identity mode, and this version has only AUTH_MODE=dev (JWT is planned)',
+        ? 'AUTH_MODE: "dev" trusts plain user ids from headers and cannot run with NODE_ENV=production; set AUTH_MODE=jwt'
+        : 'AUTH_MODE: NODE_ENV=production needs AUTH_MODE=jwt (with JWT_SECRET or JWT_JWKS_URL)',
     );
   }
+  if (parsed.success) problems.push(...jwtProblems(parsed.data));
   if (parsed.success && (parsed.data.AUTH_MODE ?? 'dev') === 'dev' && !loopback.has(parsed.data.HOST) && parsed.data.DEV_AUTH_ON_NETWORK !== 'true') {
     problems.push(
       `HOST: ${parsed.data.HOST} serves other machines, and AUTH_MODE=dev believes whatever user id a caller sends; set DEV_AUTH_ON_NETWORK=true if that is what you want (a development container, say)`,
@@ -316,6 +347,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     authMode: e.AUTH_MODE ?? 'dev',
+    jwt:
+      e.AUTH_MODE === 'jwt'
+        ? {
+            secret: e.JWT_SECRET || null,
+            jwksUrl: e.JWT_JWKS_URL || null,
+            issuer: e.JWT_ISSUER || null,
+            audience: e.JWT_AUDIENCE || null,
+            clockSkewSeconds: e.JWT_CLOCK_SKEW_S,
+            jwksCooldownMs: e.JWT_JWKS_COOLDOWN_MS,
+          }
+        : null,
     devAuthOnNetwork: e.DEV_AUTH_ON_NETWORK === 'true',
     instanceId: e.INSTANCE_ID || randomUUID(),
     presenceTimeoutMs: e.PRESENCE_TIMEOUT_MS,
@@ -334,6 +376,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       : null,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** AUTH_MODE=jwt needs exactly one key source, and a secret long enough for HS256. */
+function jwtProblems(e: z.infer<typeof envSchema>): string[] {
+  const jwt = e.AUTH_MODE === 'jwt';
+  if (!jwt) {
+    const stray = (['JWT_SECRET', 'JWT_JWKS_URL'] as const).filter((name) => e[name]);
+    return stray.length > 0 ? [`AUTH_MODE: ${stray.join(' and ')} set, but AUTH_MODE is not "jwt"; set AUTH_MODE=jwt to use tokens`] : [];
+  }
+  if (e.JWT_SECRET && e.JWT_JWKS_URL) return ['JWT_SECRET, JWT_JWKS_URL: set one of them, not both (HS256 secret, or the key set of an identity provider)'];
+  if (!e.JWT_SECRET && !e.JWT_JWKS_URL) return ['JWT_SECRET, JWT_JWKS_URL: AUTH_MODE=jwt needs one of them (HS256 secret, or the key set URL of an identity provider)'];
+  // RFC 7518 §3.2: an HS256 key of at least 256 bits.
+  if (e.JWT_SECRET && e.JWT_SECRET.length < 32) return ['JWT_SECRET: must be at least 32 characters (HS256 needs a 256-bit key)'];
+  return [];
 }
 
 /** Settings that are each valid but wrong together. */

@@ -15,7 +15,7 @@ import type { GraphQLContext } from '../schema/builder.js';
 type Maybe<T> = T | null | undefined;
 
 function authorize(ctx: GraphQLContext, transactionId: string): { identity: Identity; transactionId: string } {
-  const identity = requireIdentity(ctx.identity);
+  const identity = requireIdentity(ctx.identity, ctx.authFailure);
   const id = checkTransactionId(transactionId, ctx.limits);
   requireAccess(identity, id);
   return { identity, transactionId: id };
@@ -115,6 +115,7 @@ export async function conflictRoomEvents(args: { transactionId: string; afterVer
   return ctx.openStream({
     transactionId,
     userId: identity.userId,
+    ...(ctx.streamDeadline !== undefined ? { endsAt: ctx.streamDeadline } : {}),
     ...(args.afterVersion != null ? { afterVersion: args.afterVersion } : {}),
     ...(args.epoch != null ? { epoch: args.epoch } : {}),
   });

@@ -8,6 +8,13 @@ import type { RoomStreamRequest, RoomStreamSource } from '../services/room-strea
 /** What resolvers may use: the caller and the services, never a store or a transport. */
 export interface GraphQLContext {
   identity: Identity | null;
+  /** Why there is no identity (or it expired): the UNAUTHENTICATED message. */
+  authFailure?: string;
+  /**
+   * When set, a subscription opened in this context ends with UNAUTHENTICATED at this instant (epoch
+   * ms): the credentials expire then. Unset over graphql-ws, whose connection closes at that instant.
+   */
+  streamDeadline?: number;
   rooms: RoomService;
   openStream(request: RoomStreamRequest): RoomStreamSource;
   /** Counts one operation against the user's rate limit (mutations do it in RoomService). */

@@ -1,7 +1,7 @@
 /**
  * A room that stays equal to the server's, for apps that do not want to know the protocol.
  *
- *   const rooms = createRoomClient({ url: 'ws://localhost:4000/graphql', connectionParams: { userId: 'alice' } });
+ *   const rooms = createRoomClient({ url: 'wss://rooms.example.com/graphql', token: () => auth.getAccessToken() });
  *   const room = await rooms.joinRoom('tx-1', { userName: 'Alice' });
  *   room.onChange((state) => render(state));
  *   await room.select('price', '45000');
@@ -30,7 +30,16 @@ export type RoomClientOptions =
   /** A graphql-ws client you made (and dispose). */
   | { client: Client }
   /** Or what the SDK needs to make one: it reconnects forever, with backoff, and `dispose()` closes it. */
-  | ({ url: string } & Partial<Pick<ClientOptions, 'connectionParams' | 'webSocketImpl' | 'retryWait'>>);
+  | ({
+      url: string;
+      /**
+       * The JWT (AUTH_MODE=jwt), sent as connectionParams.authorization. Give a function to have it
+       * asked again on every (re)connect: when the token expires the server closes the socket (4403),
+       * the SDK reconnects with a fresh one and the room resumes with no gap. A fixed string that
+       * expires closes the room (status `closed`, error UNAUTHENTICATED).
+       */
+      token?: string | (() => string | Promise<string>);
+    } & Partial<Pick<ClientOptions, 'connectionParams' | 'webSocketImpl' | 'retryWait'>>);
 
 /**
  * Where the room's stream stands:
@@ -115,6 +124,10 @@ function toError(error: unknown): RoomClientError {
   if (error instanceof Error) return error;
   if (Array.isArray(error)) return graphQLError(error);
   const close = error as { code?: number; reason?: string } | null;
+  // The server refused or ran out of credentials: the reason starts with the contract's code.
+  if (close?.code === 4403 && close.reason?.startsWith('UNAUTHENTICATED')) {
+    return Object.assign(new Error(`WebSocket closed with 4403: ${close.reason}`), { code: 'UNAUTHENTICATED' });
+  }
   if (close && typeof close.code === 'number') {
     return Object.assign(new Error(`WebSocket closed with ${close.code}${close.reason ? `: ${close.reason}` : ''}`), { code: `CLOSE_${close.code}` });
   }
@@ -126,14 +139,22 @@ const fatalCodes = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'C
 
 const newRequestId = () => globalThis.crypto.randomUUID();
 
+/** connectionParams carrying the token; a function is asked again on every connect. */
+function withToken(token: string | (() => string | Promise<string>)): ClientOptions['connectionParams'] {
+  return typeof token === 'function' ? async () => ({ authorization: `Bearer ${await token()}` }) : { authorization: `Bearer ${token}` };
+}
+
 export function createRoomClient(options: RoomClientOptions): RoomClient {
   const owned = !('client' in options);
+  // Credentials asked for again on every connect can recover from UNAUTHENTICATED (an expired token).
+  const renewsCredentials = !('client' in options) && (typeof options.token === 'function' || typeof options.connectionParams === 'function');
+  const connectionParams = 'client' in options ? undefined : options.token !== undefined ? withToken(options.token) : options.connectionParams;
   const client =
     'client' in options
       ? options.client
       : createClient({
           url: options.url,
-          ...(options.connectionParams ? { connectionParams: options.connectionParams } : {}),
+          ...(connectionParams ? { connectionParams } : {}),
           ...(options.webSocketImpl ? { webSocketImpl: options.webSocketImpl } : {}),
           ...(options.retryWait ? { retryWait: options.retryWait } : {}),
           lazy: false,
@@ -166,7 +187,7 @@ export function createRoomClient(options: RoomClientOptions): RoomClient {
       stopEvents?.();
       stopEvents = undefined;
       if (error) report(error);
-      if (error?.code && fatalCodes.has(error.code)) return close();
+      if (error?.code && fatalCodes.has(error.code) && !(renewsCredentials && (error.code === 'UNAUTHENTICATED' || error.code === 'CLOSE_4403'))) return close();
       setStatus('resyncing');
       const retryAfter = Number(error?.errors?.[0]?.extensions?.['retryAfterMs']);
       const delay = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : Math.min(100 * 2 ** failures++, 5000);

@@ -11,7 +11,7 @@
  */
 import type { EventBatch, RoomEvent } from '../domain/events.js';
 import { type RoomState, roomView } from '../domain/room.js';
-import { SlowConsumerError, StoreUnavailableError } from '../errors.js';
+import { DomainError, ErrorCode, SlowConsumerError, StoreUnavailableError } from '../errors.js';
 import type { RoomEvents } from '../ports/room-events.js';
 import type { RoomStore } from '../ports/room-store.js';
 import type { PresenceTracker } from './presence.js';
@@ -42,6 +42,8 @@ export interface RoomStreamRequest {
   /** Unset: live events from now on. */
   afterVersion?: number;
   epoch?: string;
+  /** Epoch ms when the subscriber's credentials expire: the stream then ends with UNAUTHENTICATED. */
+  endsAt?: number;
 }
 
 /** Events waiting for a slow iterating consumer before the stream gives up on it (it can resume). */
@@ -112,6 +114,7 @@ class RoomStream {
   private closed = false;
   private acquired = false;
   private unsubscribe: (() => void) | undefined;
+  private expiry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly deps: RoomStreamDeps,
@@ -120,12 +123,25 @@ class RoomStream {
   ) {
     this.lastVersion = request.afterVersion ?? 0;
     this.epoch = request.epoch ?? '';
+    if (request.endsAt !== undefined) this.endAt(request.endsAt);
     this.kick();
+  }
+
+  /** Nothing streams past the credentials' life; a later deadline than a timer can hold is re-armed. */
+  private endAt(deadline: number): void {
+    const delay = deadline - Date.now();
+    const maxDelay = 2 ** 31 - 1;
+    this.expiry = setTimeout(
+      () => (delay > maxDelay ? this.endAt(deadline) : this.fail(new DomainError(ErrorCode.Unauthenticated, 'The token has expired: get a new one, then resume.'))),
+      Math.max(0, Math.min(delay, maxDelay)),
+    );
+    this.expiry.unref?.();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.expiry);
     this.unsubscribe?.();
     if (this.acquired) this.deps.presence.release(this.request.transactionId, this.request.userId);
   }
@@ -245,7 +261,7 @@ class RoomStream {
 
   private fail(error: unknown): void {
     if (this.closed) return;
-    if (!(error instanceof StoreUnavailableError)) this.deps.onError(error, 'room event stream');
+    if (!(error instanceof StoreUnavailableError) && !(error instanceof DomainError)) this.deps.onError(error, 'room event stream');
     this.close();
     this.sink.fail(error);
   }

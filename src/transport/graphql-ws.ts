@@ -7,6 +7,7 @@
 import type { Server } from 'node:http';
 import { type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
+import type { Authentication } from '../auth/identity.js';
 import type { SecurityConfig } from '../config.js';
 import { withContractCode } from './mask-error.js';
 import { type DirectSocket, type MaskErrors, SharedResult, sharedSubscribe } from './shared-subscribe.js';
@@ -18,8 +19,13 @@ export interface WsGuards {
     SecurityConfig,
     'wsMaxMessageBytes' | 'corsOrigins' | 'maxSubscriptionsPerConnection' | 'maxConnectionsPerUser' | 'wsMessagesPerSecond' | 'wsMessageBurst'
   >;
-  /** The user a connection's connectionParams name, if any: sockets are counted per user. */
-  userOf(connectionParams: Readonly<Record<string, unknown>> | undefined): string | undefined;
+  /**
+   * Reads a connection's credentials once, at connection_init; its operations all act as that
+   * identity, and sockets are counted per user.
+   */
+  authenticate(connectionParams: Readonly<Record<string, unknown>> | undefined): Promise<Authentication>;
+  /** Whether a connection without valid credentials is refused at connection_init (jwt mode). */
+  refusesAnonymousConnections: boolean;
   /** Bytes waiting on a socket before a subscription on it is ended as too slow (SUBSCRIBER_MAX_BUFFERED_BYTES). */
   maxBufferedBytes: number;
   /** WS_KEEPALIVE_MS: ping interval; a socket silent through one interval is terminated. */
@@ -27,6 +33,17 @@ export interface WsGuards {
   /** A socket's own errors (a message over the size limit, say): logged, the socket is closed by ws. */
   onSocketError(error: unknown): void;
 }
+
+/**
+ * Credentials refused, or run out: the socket closes with 4403 and the reason. graphql-ws clients
+ * retry 4403 (unlike 4401), calling a connectionParams function again, so a client that fetches a
+ * fresh token reconnects and resumes by itself; one with a fixed bad token gives up after its retries.
+ */
+export const CredentialsRefused = 4403;
+/** A close reason is at most 123 bytes of UTF-8; ours are ASCII. */
+const closeReason = (message: string) => `UNAUTHENTICATED: ${message}`.slice(0, 123);
+/** setTimeout's largest delay; a later expiry is checked again when it fires. */
+const maxTimerMs = 2 ** 31 - 1;
 
 interface EnvelopedRoot {
   execute(args: ExecutionArgs): unknown;
@@ -45,6 +62,18 @@ export function attachGraphQLWs(
 ): () => Promise<void> {
   const connections = new ConnectionsPerUser(guards.security.maxConnectionsPerUser);
   const counted = new WeakMap<object, string>();
+  const authenticated = new WeakMap<object, Authentication>();
+  const expiryTimers = new WeakMap<object, ReturnType<typeof setTimeout>>();
+  /** Closes the socket when its credentials run out, so nothing streams on past the token's life. */
+  const closeAtExpiry = (ctx: object, socket: { close(code: number, reason: string): void }, expiresAt: number) => {
+    const delay = expiresAt - Date.now();
+    const timer = setTimeout(
+      () => (delay > maxTimerMs ? closeAtExpiry(ctx, socket, expiresAt) : socket.close(CredentialsRefused, closeReason('The token has expired: get a new one.'))),
+      Math.max(0, Math.min(delay, maxTimerMs)),
+    );
+    timer.unref?.();
+    expiryTimers.set(ctx, timer);
+  };
   const maskErrors: MaskErrors = (result: ExecutionResult) =>
     result.errors ? { ...result, errors: result.errors.map((e) => maskError(e, 'Unexpected error.') as GraphQLError) } : result;
 
@@ -57,8 +86,16 @@ export function attachGraphQLWs(
       // comes here with shared results, which graphql-ws serializes like any other.
       onNext: (_ctx, _id, _payload, _args, result) =>
         (result as unknown) instanceof SharedResult ? ((result as unknown as SharedResult).result as never) : undefined,
-      onConnect: (ctx) => {
-        const userId = guards.userOf(ctx.connectionParams);
+      onConnect: async (ctx) => {
+        const authentication = await guards.authenticate(ctx.connectionParams);
+        const { identity } = authentication;
+        if (!identity && guards.refusesAnonymousConnections) {
+          ctx.extra.socket.close(CredentialsRefused, closeReason(authentication.failure ?? 'Send credentials.'));
+          return false;
+        }
+        authenticated.set(ctx, authentication);
+        if (identity?.expiresAt !== undefined) closeAtExpiry(ctx, ctx.extra.socket, identity.expiresAt);
+        const userId = identity?.userId;
         if (userId === undefined) return true;
         if (!connections.tryOpen(userId)) {
           // Closed here with our own code; graphql-ws's own close that follows (4403) finds it closing.
@@ -69,6 +106,7 @@ export function attachGraphQLWs(
         return true;
       },
       onClose: (ctx) => {
+        clearTimeout(expiryTimers.get(ctx));
         const userId = counted.get(ctx);
         if (userId !== undefined) connections.close(userId);
         counted.delete(ctx);
@@ -83,6 +121,8 @@ export function attachGraphQLWs(
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
+          // Read at connection_init (onConnect); the context takes the identity from here.
+          authentication: authenticated.get(ctx) ?? { identity: null },
         });
         let document;
         try {

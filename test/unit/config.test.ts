@@ -43,6 +43,7 @@ describe('loadConfig defaults', () => {
       },
       rateLimit: { perSecond: 20, burst: 60 },
       authMode: 'dev',
+      jwt: null,
       devAuthOnNetwork: false,
       instanceId: expect.any(String),
       presenceTimeoutMs: 15_000,
@@ -136,6 +137,7 @@ describe('loadConfig overrides', () => {
       },
       rateLimit: { perSecond: 0, burst: 5 },
       authMode: 'dev',
+      jwt: null,
       devAuthOnNetwork: true,
       instanceId: 'node-a',
       presenceTimeoutMs: 3000,
@@ -265,6 +267,40 @@ describe('loadConfig errors', () => {
     expect(error.problems).toHaveLength(2);
     expect(error.problems.join('\n')).toMatch(/PORT/);
     expect(error.problems.join('\n')).toMatch(/NODE_ENV=production/);
+  });
+
+  it('runs NODE_ENV=production with AUTH_MODE=jwt, on any HOST, with the documented JWT defaults', () => {
+    const secret = 's'.repeat(32);
+    const config = loadConfig({ NODE_ENV: 'production', AUTH_MODE: 'jwt', JWT_SECRET: secret, HOST: '0.0.0.0' });
+    expect(config.authMode).toBe('jwt');
+    expect(config.jwt).toEqual({ secret, jwksUrl: null, issuer: null, audience: null, clockSkewSeconds: 5, jwksCooldownMs: 30_000 });
+    const jwks = loadConfig({
+      AUTH_MODE: 'jwt',
+      JWT_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json',
+      JWT_ISSUER: 'https://idp.example.com/',
+      JWT_AUDIENCE: 'conflict-rooms',
+      JWT_CLOCK_SKEW_S: '0',
+      JWT_JWKS_COOLDOWN_MS: '1000',
+    });
+    expect(jwks.jwt).toEqual({
+      secret: null,
+      jwksUrl: 'https://idp.example.com/.well-known/jwks.json',
+      issuer: 'https://idp.example.com/',
+      audience: 'conflict-rooms',
+      clockSkewSeconds: 0,
+      jwksCooldownMs: 1000,
+    });
+  });
+
+  it('AUTH_MODE=jwt needs exactly one key source, and an HS256 secret of at least 32 characters', () => {
+    expect(configError({ AUTH_MODE: 'jwt' }).problems).toEqual([expect.stringMatching(/^JWT_SECRET, JWT_JWKS_URL: AUTH_MODE=jwt needs one of them/)]);
+    expect(configError({ AUTH_MODE: 'jwt', JWT_SECRET: 's'.repeat(32), JWT_JWKS_URL: 'https://idp.example.com/jwks' }).problems).toEqual([
+      expect.stringMatching(/^JWT_SECRET, JWT_JWKS_URL: set one of them, not both/),
+    ]);
+    expect(configError({ AUTH_MODE: 'jwt', JWT_SECRET: 's'.repeat(31) }).problems).toEqual([expect.stringMatching(/^JWT_SECRET: must be at least 32 characters/)]);
+    expect(configError({ AUTH_MODE: 'jwt', JWT_JWKS_URL: 'ftp://idp' }).problems).toEqual([expect.stringMatching(/^JWT_JWKS_URL: /)]);
+    // A key without the mode would silently do nothing: say so.
+    expect(configError({ JWT_SECRET: 's'.repeat(32) }).problems).toEqual([expect.stringMatching(/^AUTH_MODE: JWT_SECRET set, but AUTH_MODE is not "jwt"/)]);
   });
 
   it('refuses dev identities on a network-facing HOST unless DEV_AUTH_ON_NETWORK=true', () => {

@@ -24,7 +24,8 @@ describe('graphql-ws operations and envelop', () => {
     const http = createServer(yoga);
     const dispose = attachGraphQLWs(http, yoga, '/graphql', (e) => e as Error, {
       security: { wsMaxMessageBytes: 65536, corsOrigins: '*', maxSubscriptionsPerConnection: 50, maxConnectionsPerUser: 20, wsMessagesPerSecond: 100, wsMessageBurst: 100 },
-      userOf: () => undefined,
+      authenticate: async () => ({ identity: null }),
+      refusesAnonymousConnections: false,
       maxBufferedBytes: 1 << 20,
       keepAliveMs: 0,
       onSocketError: () => undefined,

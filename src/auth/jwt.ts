@@ -1,0 +1,94 @@
+/**
+ * Production identity (AUTH_MODE=jwt): a JWT verified by jose, the same way for every transport.
+ * HTTP and SSE send `Authorization: Bearer <token>`; graphql-ws sends it as
+ * `connectionParams.authorization`. The development headers and connectionParams are never read here.
+ */
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { JwtConfig } from '../config.js';
+import { parseTransactionGrant } from './grant.js';
+import { type Authentication, type Authenticator, type Identity, validUserId } from './identity.js';
+
+const bearer = /^Bearer +([A-Za-z0-9\-_.~+/]+=*) *$/i;
+/** A token longer than this is refused unread (a header can be 64 KiB; nothing legitimate comes close). */
+const maxTokenLength = 8192;
+
+const missing = (where: string): Authentication => ({ identity: null, failure: `Send a JWT: ${where}.` });
+
+/** The key set could not be had: a timeout, a failed fetch (not a JOSEError) or a broken answer. */
+const keysUnavailable = (error: unknown) =>
+  !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error.code === 'ERR_JOSE_GENERIC';
+
+/** Why a token was refused, in words a client developer can act on; never the token itself. */
+function refusal(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'The token has expired: get a new one.';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'nbf') return 'The token is not valid yet (nbf).';
+    if (error.claim === 'iss') return 'The token was not issued by the expected issuer (iss).';
+    if (error.claim === 'aud') return 'The token is not meant for this service (aud).';
+    return `The token's "${error.claim}" claim is missing or invalid.`;
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed) return 'The token is signed with an algorithm this service does not accept.';
+  if (error instanceof errors.JWKSNoMatchingKey) return 'The token is signed with a key this service does not know (kid).';
+  if (keysUnavailable(error)) return 'The signing keys could not be fetched to check the token; try again shortly.';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'The token signature does not verify.';
+  return 'The token is malformed.';
+}
+
+export interface JwtAuthenticatorOptions extends JwtConfig {
+  /** Told when the key set cannot be fetched (an operator's problem, not the caller's). */
+  onKeysUnavailable?(error: unknown): void;
+}
+
+export function jwtAuthenticator(options: JwtAuthenticatorOptions): Authenticator {
+  const key: Uint8Array | JWTVerifyGetKey = options.secret
+    ? new TextEncoder().encode(options.secret)
+    : createRemoteJWKSet(new URL(options.jwksUrl ?? ''), { cooldownDuration: options.jwksCooldownMs, timeoutDuration: 5000 });
+  const verifyOptions = {
+    algorithms: options.secret ? ['HS256'] : ['RS256', 'ES256'],
+    clockTolerance: options.clockSkewSeconds,
+    requiredClaims: ['sub', 'exp'],
+    ...(options.issuer ? { issuer: options.issuer } : {}),
+    ...(options.audience ? { audience: options.audience } : {}),
+  };
+
+  async function verify(token: string): Promise<Authentication> {
+    if (token.length > maxTokenLength) return { identity: null, failure: 'The token is too long.' };
+    let payload: JWTPayload;
+    try {
+      // Both overloads of jwtVerify (a key, or a key set function) take the same options.
+      payload = (await jwtVerify(token, key as Uint8Array, verifyOptions)).payload;
+    } catch (error) {
+      if (keysUnavailable(error)) options.onKeysUnavailable?.(error);
+      return { identity: null, failure: refusal(error) };
+    }
+    if (!validUserId(payload.sub)) return { identity: null, failure: 'The token\'s "sub" claim is not a valid user id (1 to 128 characters).' };
+    // A missing or malformed `transactions` claim grants nothing: a room is only reachable when the
+    // token says so.
+    const grant = parseTransactionGrant(payload['transactions']);
+    const identity: Identity = {
+      userId: payload.sub,
+      // exp is a required claim; after exp plus the allowed skew the token no longer holds.
+      expiresAt: ((payload.exp as number) + options.clockSkewSeconds) * 1000,
+    };
+    if (typeof payload['name'] === 'string' && payload['name'].trim() !== '') identity.name = payload['name'];
+    if (!grant.all) identity.transactions = grant.transactions;
+    return { identity };
+  }
+
+  return {
+    mode: 'jwt',
+    refusesAnonymousConnections: true,
+    fromHeaders(headers) {
+      const header = headers.get('authorization');
+      if (header === null) return Promise.resolve(missing('send the header Authorization: Bearer <token>'));
+      const token = bearer.exec(header)?.[1];
+      return token ? verify(token) : Promise.resolve({ identity: null, failure: 'The Authorization header must be "Bearer <token>".' });
+    },
+    fromConnectionParams(params) {
+      const value = params?.['authorization'] ?? params?.['Authorization'];
+      if (value === undefined) return Promise.resolve(missing('send connectionParams { authorization: "Bearer <token>" }'));
+      const token = typeof value === 'string' ? bearer.exec(value)?.[1] : undefined;
+      return token ? verify(token) : Promise.resolve({ identity: null, failure: 'connectionParams.authorization must be "Bearer <token>".' });
+    },
+  };
+}
