@@ -93,7 +93,11 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
         await cachedGraphiQL(graphqlPath, {
           title: 'conflict-rooms',
           defaultQuery,
-          headers: JSON.stringify({ 'x-user-id': 'alice', 'x-user-name': 'Alice' }, null, 2),
+          headers: JSON.stringify(
+            config.jwt ? { authorization: 'Bearer <a token: npm run token -- --sub alice --name Alice>' } : { 'x-user-id': 'alice', 'x-user-name': 'Alice' },
+            null,
+            2,
+          ),
         }),
       ]
     : [];

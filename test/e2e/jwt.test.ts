@@ -2,6 +2,8 @@
  * AUTH_MODE=jwt through every transport (HTTP, SSE, graphql-ws), with real tokens signed here: who may
  * call, as whom, which rooms, and what a refused caller learns (nothing of the room).
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createClient as createSseClient } from 'graphql-sse';
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -64,6 +66,15 @@ describe('HTTP', () => {
     expect(devOnly.errors).toEqual([
       { message: 'Send a JWT: send the header Authorization: Bearer <token>.', path: ['conflictRoom'], extensions: { code: 'UNAUTHENTICATED' } },
     ]);
+  });
+
+  it('`npm run token` mints a token the service accepts (the local-testing recipe in SECURITY.md)', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/mint-token.ts', '--sub', 'cli-user', '--name', 'Cli', '--tx', 'jwt-cli'], {
+      env: { ...process.env, JWT_SECRET: testSecret },
+    });
+    const joined = await http<{ joinConflictRoom: RoomData }>(bearer(stdout.trim()), JOIN, { tx: 'jwt-cli' });
+    expect(joined.data?.joinConflictRoom.participants.map((p) => [p.userId, p.name])).toEqual([['cli-user', 'Cli']]);
+    expect(code(await http(bearer(stdout.trim()), ROOM_QUERY, { tx: 'jwt-other' }))).toBe('FORBIDDEN');
   });
 
   it('refuses a bad, expired, not-yet-valid, unsigned or exp-less token with UNAUTHENTICATED, saying why', async () => {
