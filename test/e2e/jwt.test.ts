@@ -86,6 +86,7 @@ describe('HTTP', () => {
       ['no sub', bearer(await hs256({ transactions: ['*'] })), 'The token\'s "sub" claim is missing or invalid.'],
       ['alg none', bearer(`${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"u","exp":9999999999}').toString('base64url')}.`), 'The token is signed with an algorithm this service does not accept.'],
       ['garbage', bearer('not-a-jwt'), 'The token is malformed.'],
+      ['9,000 characters', bearer('e'.repeat(9000)), 'The token is too long.'],
       ['Basic scheme', { authorization: 'Basic dTpw' }, 'The Authorization header must be "Bearer <token>".'],
     ];
     for (const [what, headers, message] of cases) {
@@ -191,6 +192,16 @@ describe('SSE', () => {
     const first = await stream.next();
     expect((first.value as Result<EventsResult>).data?.conflictRoomEvents.__typename).toBe('ParticipantJoined');
     await stream.return?.();
+    client.dispose();
+  });
+
+  it('a room the token does not grant is FORBIDDEN, the same whether it exists or not', async () => {
+    await http(await as('seller-6', ['jwt-s-private']), JOIN, { tx: 'jwt-s-private' });
+    const client = createSseClient({ url: server.url, headers: await as('mallory', ['jwt-s-mine']), retryAttempts: 0 });
+    const first = async (tx: string) => JSON.stringify((await client.iterate({ query: EVENTS, variables: { tx, after: 0 } }).next()).value).replaceAll(tx, 'X');
+    const existing = await first('jwt-s-private');
+    expect(existing).toContain('"code":"FORBIDDEN"');
+    expect(await first('jwt-s-nowhere')).toBe(existing);
     client.dispose();
   });
 
