@@ -3,8 +3,10 @@
  * ES256 keys chosen by kid, a key added while two instances run (rotation), issuer and audience, and the
  * SDK room client renewing an expiring token with no gap in the room.
  */
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { jwtAuthenticator } from '../../src/auth/jwt.js';
 import { createRoomClient } from '../../src/sdk/room-client.js';
 import { eventually } from '../utils/clients.js';
 import { hs256, type SigningKey, signingKey, signWith, startJwksServer } from '../utils/jwt.js';
@@ -84,6 +86,26 @@ describe('a JWKS', () => {
     }
     expect(jwks.fetches()).toBeGreaterThan(fetchesBefore);
     expect((await http(b!.url, await signWith(rsa, claims('old-key-user')), ROOM_QUERY, { tx })).data?.['conflictRoom'].version).toBe(3);
+  });
+});
+
+describe('an unreachable key set', () => {
+  it('a key set that cannot be fetched is UNAUTHENTICATED saying so, and told to the operator', async () => {
+    // A port that was free a moment ago: nothing answers there.
+    const port = await new Promise<number>((resolve) => {
+      const probe = createTcpServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const told: unknown[] = [];
+    const remote = jwtAuthenticator({ secret: null, issuer: null, audience: null, clockSkewSeconds: 5, jwksCooldownMs: 30_000, jwksUrl: `http://127.0.0.1:${port}/jwks.json`, onKeysUnavailable: (error) => told.push(error) });
+    const token = `${Buffer.from('{"alg":"RS256","kid":"k1"}').toString('base64url')}.${Buffer.from('{"sub":"u","exp":9999999999}').toString('base64url')}.c2ln`;
+    expect(await remote.fromHeaders(new Headers({ authorization: `Bearer ${token}` }))).toEqual({
+      identity: null,
+      failure: 'The signing keys could not be fetched to check the token; try again shortly.',
+    });
+    expect(told).toHaveLength(1);
   });
 });
 

@@ -34,15 +34,15 @@ describe('parseTransactionGrantHeader', () => {
 });
 
 describe('devAuthenticator with a malformed grant', () => {
-  it('an empty x-user-transactions header narrows to no transaction at all', () => {
-    expect(devAuthenticator.fromHeaders(new Headers({ 'x-user-id': 'u1', 'x-user-transactions': '' }))).toEqual({ userId: 'u1', transactions: [] });
+  it('an empty x-user-transactions header narrows to no transaction at all', async () => {
+    expect((await devAuthenticator.fromHeaders(new Headers({ 'x-user-id': 'u1', 'x-user-transactions': '' }))).identity).toEqual({ userId: 'u1', transactions: [] });
   });
 
-  it('connectionParams.transactions that is not an array narrows to no transaction; absent leaves the grant open', () => {
+  it('connectionParams.transactions that is not an array narrows to no transaction; absent leaves the grant open', async () => {
     for (const transactions of ['tx-1', null, 1, { tx: true }]) {
-      expect(devAuthenticator.fromConnectionParams({ userId: 'u1', transactions })).toEqual({ userId: 'u1', transactions: [] });
+      expect((await devAuthenticator.fromConnectionParams({ userId: 'u1', transactions })).identity).toEqual({ userId: 'u1', transactions: [] });
     }
-    expect(devAuthenticator.fromConnectionParams({ userId: 'u1' })).toEqual({ userId: 'u1' });
-    expect(devAuthenticator.fromConnectionParams({ userId: 'u1', transactions: ['*'] })).toEqual({ userId: 'u1' });
+    expect((await devAuthenticator.fromConnectionParams({ userId: 'u1' })).identity).toEqual({ userId: 'u1' });
+    expect((await devAuthenticator.fromConnectionParams({ userId: 'u1', transactions: ['*'] })).identity).toEqual({ userId: 'u1' });
   });
 });
