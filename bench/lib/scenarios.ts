@@ -456,7 +456,142 @@ const idleMemory: Scenario = {
   },
 };
 
-export const SCENARIOS: Scenario[] = [fanout(100), fanout(1000), throughput, latejoin, resume, idleMemory];
+// ---- many small rooms at human pace -------------------------------------------------------------------
+
+const redisUsedMemory = async (redis: Redis) => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? Number.NaN);
+
+/**
+ * The product's real load (issue 13): thousands of rooms of two participants, who each select every
+ * ~10 s and follow the room on their own connection, and one watcher. Whole rooms live on one load
+ * process, so every delivery is timed on one clock.
+ */
+function smallRooms(rooms: number): Scenario {
+  const processes = 3;
+  return {
+    id: `rooms-${rooms}`,
+    title: `${rooms.toLocaleString('en-US')} small rooms at human pace`,
+    workload: (quick) =>
+      `${quick ? rooms / 10 : rooms} rooms; in each, 2 participants (join, subscribe and select on their own connection, one select every ` +
+      `~10 s each, jittered 5–15 s) and 1 watcher: ${quick ? (3 * rooms) / 10 : 3 * rooms} connections over ${processes} load processes, whole rooms per process; ` +
+      `idle CPU measured over ${quick ? 3 : 10} s with everyone connected, then ${quick ? 10 : 30} s of writes`,
+    metrics: [
+      { key: 'cpuUsPerDelivery', label: 'server CPU per delivered event (µs)', better: 'lower', digits: 1, ratio: true },
+      { key: 'cpuUsPerDeliveryNetIdle', label: 'server CPU per delivered event, idle CPU subtracted (µs)', better: 'lower', digits: 1, ratio: true },
+      { key: 'cpuUsPerSelect', label: 'server CPU per acked select (µs)', better: 'lower', digits: 0, ratio: true },
+      { key: 'cpuUsPerSelectNetIdle', label: 'server CPU per acked select, idle CPU subtracted (µs)', better: 'lower', digits: 0, ratio: true },
+      { key: 'latencyP50', label: 'delivery latency p50 (ms)', better: 'lower', digits: 2, ratio: true },
+      { key: 'latencyP99', label: 'delivery latency p99 (ms)', better: 'lower', digits: 2, ratio: true },
+      { key: 'latencyMax', label: 'delivery latency max (ms)', better: 'lower', digits: 1, ratio: true },
+      { key: 'rssKbPerRoom', label: 'server RSS per room (KB)', better: 'lower', digits: 1, ratio: true },
+      { key: 'redisKbPerRoom', label: 'Redis memory per room (KB)', better: 'lower', digits: 2 },
+      { key: 'idleCpuPct', label: 'server CPU idle with everyone connected (% of one core)', better: 'lower', digits: 2, ratio: true },
+      { key: 'openMs', label: 'time to open every connection and subscription (ms)', better: 'lower', digits: 0, ratio: true },
+      { key: 'serverCpuPct', label: 'server CPU while writing (% of one core)', better: 'info', digits: 0 },
+      { key: 'ackedSelects', label: 'acknowledged selects', better: 'info', digits: 0 },
+      { key: 'deliveries', label: 'delivered events', better: 'info', digits: 0 },
+      { key: 'lost', label: 'lost', better: 'lower', digits: 0 },
+      { key: 'duplicated', label: 'duplicated', better: 'lower', digits: 0 },
+      { key: 'outOfOrder', label: 'out of order', better: 'lower', digits: 0 },
+      { key: 'selectErrors', label: 'select errors', better: 'lower', digits: 0 },
+      { key: 'loadCpuPct', label: 'busiest load process (% of one core)', better: 'info', digits: 0 },
+      { key: 'otherCpuPct', label: 'CPU used outside the benchmark (% of one core)', better: 'info', digits: 0 },
+    ],
+    async run(target, options) {
+      const count = options.quick ? rooms / 10 : rooms;
+      const idleMs = options.quick ? 3000 : 10_000;
+      const durationMs = options.quick ? 10_000 : 30_000;
+      const info = { kind: target.name, port: target.server.port };
+      const names = Array.from({ length: count }, (_, i) => `room-${i}`);
+      const shares = split(names, processes);
+      const specs = shares.map((_, i) => ({ file: 'fanout', label: `rooms${i}` }));
+      return withLoads(specs, async (loads) => {
+        const redis = target.name === 'ws' ? null : options.redis;
+        const rssBefore = await settledRss(target.server.pid);
+        const redisBefore = redis ? await redisUsedMemory(redis) : Number.NaN;
+        const t0 = performance.now();
+        await Promise.all(
+          loads.map(async (load, i) => {
+            const mine = shares[i]!;
+            await load.call('writers', { target: info, rooms: mine.flatMap((room) => [0, 1].map((p) => ({ room, userId: `${room}-p${p}` }))), subscribe: true }, 300_000);
+            await load.call('subscribe', { target: info, assignments: mine.map((room) => ({ room, userId: `${room}-watcher` })) }, 300_000);
+          }),
+        );
+        const openMs = performance.now() - t0;
+        // Every room gets one event, and every subscriber must have seen it: the subscriptions are live.
+        const touched = await Promise.all(loads.map((l) => l.call<{ acked: number; errors: number }>('touch', {}, 300_000)));
+        const ready = await Promise.all(loads.map((l) => l.call<{ ready: number; total: number }>('waitFirst', { timeoutMs: 60_000 }, 70_000)));
+        const notReady = sum(ready.map((r) => r.total - r.ready));
+        if (notReady > 0) options.log(`  warning: ${notReady} subscribers saw no event after opening`);
+        await sleep(2000);
+        const idleBefore = await sample(target, loads, redis);
+        await sleep(idleMs);
+        const idleAfter = await sample(target, loads, redis);
+        const idle = diff(idleBefore, idleAfter);
+        const rssOpen = await settledRss(target.server.pid);
+
+        await Promise.all(loads.map((l) => l.call('record')));
+        const before = await sample(target, loads, redis);
+        const writes = await Promise.all(
+          loads.map((l) => l.call<WriteResult>('write', { durationMs, ratePerSecond: 0, meanIntervalMs: 10_000 }, durationMs + 60_000)),
+        );
+        const written = await sample(target, loads, redis);
+        const expected: Record<string, number[]> = Object.assign({}, ...writes.map((w) => w.ackedVersions));
+        const drains = await Promise.all(loads.map((l) => l.call<{ drained: boolean }>('drain', { expected, timeoutMs: 10_000 }, 20_000)));
+        const after = await sample(target, loads, redis);
+        const reports = await Promise.all(loads.map((l) => l.call<SubscribersReport>('report', { expected }, 60_000)));
+        const redisAfter = redis ? await redisUsedMemory(redis) : Number.NaN;
+        await Promise.all(loads.map((l) => l.call('close', {}, 60_000)));
+
+        const window = diff(before, after);
+        const writeWindow = diff(before, written);
+        const merged = mergeReports(reports);
+        const acked = sum(writes.map((w) => w.acked));
+        // The idle cost (pings, timers) over the write window, at the rate measured with nobody writing.
+        const idleUs = (idle.serverCpuUs / idle.wallMs) * window.wallMs;
+        return {
+          metrics: {
+            cpuUsPerDelivery: window.serverCpuUs / merged.deliveries,
+            cpuUsPerDeliveryNetIdle: (window.serverCpuUs - idleUs) / merged.deliveries,
+            cpuUsPerSelect: window.serverCpuUs / acked,
+            cpuUsPerSelectNetIdle: (window.serverCpuUs - idleUs) / acked,
+            latencyP50: merged.latency.p50,
+            latencyP99: merged.latency.p99,
+            latencyMax: merged.latency.max,
+            rssKbPerRoom: (rssOpen - rssBefore) / 1000 / count,
+            redisKbPerRoom: (redisAfter - redisBefore) / 1000 / count,
+            idleCpuPct: idle.serverCpuPct,
+            openMs,
+            serverCpuPct: writeWindow.serverCpuPct,
+            ackedSelects: acked,
+            deliveries: merged.deliveries,
+            lost: merged.lost,
+            duplicated: merged.duplicated,
+            outOfOrder: merged.outOfOrder,
+            selectErrors: sum(writes.map((w) => w.errors)),
+            loadCpuPct: loadCpuMax(writeWindow.loadCpuPct),
+            otherCpuPct: writeWindow.otherCpuPct,
+          },
+          details: {
+            rooms: count,
+            touched,
+            notReady,
+            drains,
+            firstError: writes.find((w) => w.firstError)?.firstError,
+            rssBefore,
+            rssOpen,
+            redisBefore,
+            redisAfter,
+            idle,
+            window,
+            subscribers: { ...merged, latency: merged.latency },
+          },
+        };
+      });
+    },
+  };
+}
+
+export const SCENARIOS: Scenario[] = [fanout(100), fanout(1000), throughput, latejoin, resume, idleMemory, smallRooms(5000)];
 
 /** `--scenario fanout` picks both fanouts; exact ids pick one. */
 export function pickScenarios(names: string[]): Scenario[] {

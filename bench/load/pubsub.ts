@@ -94,14 +94,33 @@ export function pubsubHandlers(): { handlers: Record<string, Handler>; close(): 
     }
   };
 
-  /** ratePerSecond 0: closed loop (next select when the last is acknowledged); else open loop at that rate. */
-  const runWriters = async (durationMs: number, ratePerSecond: number, shouldStop: () => boolean = () => false): Promise<WriteResult> => {
+  /**
+   * ratePerSecond 0: closed loop (next select when the last is acknowledged); else open loop at that
+   * rate. meanIntervalMs instead: each writer at human pace, every meanIntervalMs on average (each gap
+   * drawn from 0.5× to 1.5× of it, the first from 0 to 1×), so rooms do not write in step.
+   */
+  const runWriters = async (
+    durationMs: number,
+    ratePerSecond: number,
+    shouldStop: () => boolean = () => false,
+    meanIntervalMs = 0,
+  ): Promise<WriteResult> => {
     const result: WriteResult = { sent: 0, acked: 0, errors: 0, ackedVersions: {}, ackLatencies: new Float64Array(), elapsedMs: 0 };
     const latencies: number[] = [];
     const start = nowMs();
     const end = start + durationMs;
     await Promise.all(
       writers.map(async (writer) => {
+        if (meanIntervalMs > 0) {
+          const inFlight: Promise<void>[] = [];
+          for (let slot = start + Math.random() * meanIntervalMs; slot < end && !shouldStop(); slot += meanIntervalMs * (0.5 + Math.random())) {
+            const wait = slot - nowMs();
+            if (wait > 0) await sleep(wait);
+            inFlight.push(writeOnce(writer, result, latencies));
+          }
+          await Promise.all(inFlight);
+          return;
+        }
         if (ratePerSecond <= 0) {
           while (nowMs() < end && !shouldStop()) await writeOnce(writer, result, latencies);
           return;
@@ -221,13 +240,22 @@ export function pubsubHandlers(): { handlers: Record<string, Handler>; close(): 
       return out;
     },
 
-    /** Connects one writer per room and joins it as a participant. */
-    async writers(args: { target: TargetInfo; rooms: { room: string; userId: string }[]; concurrency?: number }) {
+    /**
+     * Connects one writer per entry and joins it to its room as a participant; with `subscribe`, the
+     * writer also follows its room on the same connection, as a person in a form does.
+     */
+    async writers(args: { target: TargetInfo; rooms: { room: string; userId: string }[]; concurrency?: number; subscribe?: boolean }) {
       const started = nowMs();
       await pool(args.rooms, args.concurrency ?? 50, async ({ room, userId }) => {
         const conn = await connect(args.target, { userId, userName: userId });
         await conn.join(room, userId);
         writers.push({ conn, room, seq: 0 });
+        if (!args.subscribe) return;
+        const sub: Subscriber = { conn, room, sawAny: false, versions: [], latencies: [], errors: 0 };
+        subscribers.push(sub);
+        await conn.subscribe(room, undefined, onEvent(sub), () => {
+          sub.errors++;
+        });
       });
       return { writers: writers.length, ms: nowMs() - started };
     },
@@ -248,8 +276,16 @@ export function pubsubHandlers(): { handlers: Record<string, Handler>; close(): 
       return { stopped: true };
     },
 
-    write(args: { durationMs: number; ratePerSecond: number }) {
-      return runWriters(args.durationMs, args.ratePerSecond);
+    write(args: { durationMs: number; ratePerSecond: number; meanIntervalMs?: number }) {
+      return runWriters(args.durationMs, args.ratePerSecond, undefined, args.meanIntervalMs);
+    },
+
+    /** One select by the first writer of each room, all at once (bounded): every room has an event. */
+    async touch(args: { concurrency?: number }) {
+      const firsts = [...new Map(writers.map((w) => [w.room, w])).values()];
+      const result: WriteResult = { sent: 0, acked: 0, errors: 0, ackedVersions: {}, ackLatencies: new Float64Array(), elapsedMs: 0 };
+      await pool(firsts, args.concurrency ?? 50, (writer) => writeOnce(writer, result, []));
+      return { acked: result.acked, errors: result.errors, firstError: result.firstError };
     },
 
     close() {
@@ -259,8 +295,9 @@ export function pubsubHandlers(): { handlers: Record<string, Handler>; close(): 
   };
 
   const close = () => {
-    for (const sub of subscribers.splice(0)) sub.conn.close();
-    for (const writer of writers.splice(0)) writer.conn.close();
+    // A writer that also subscribed holds one connection for both: close each once.
+    const connections = new Set([...subscribers.splice(0), ...writers.splice(0)].map((x) => x.conn));
+    for (const conn of connections) conn.close();
   };
 
   return { handlers, close };
