@@ -4,7 +4,6 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { useGraphQlJit } from '@envelop/graphql-jit';
 import { getOperationAST, Kind } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { createAdapters } from './adapters/index.js';
@@ -23,6 +22,7 @@ import { RoomService } from './services/room-service.js';
 import { RoomStreamSource } from './services/room-stream.js';
 import { boundedParserCache, documentLimits } from './transport/document-limits.js';
 import { cachedGraphiQL } from './transport/graphiql.js';
+import { useLazyGraphQlJit } from './transport/lazy-jit.js';
 import { attachGraphQLWs } from './transport/graphql-ws.js';
 import { corsFor, httpGuards } from './transport/http-guards.js';
 import { useSharedSubscriptions } from './transport/shared-subscribe.js';
@@ -90,7 +90,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
   const { security } = config;
   const graphiql = security.graphiql
     ? [
-        await cachedGraphiQL(graphqlPath, {
+        cachedGraphiQL(graphqlPath, {
           title: 'conflict-rooms',
           defaultQuery,
           headers: JSON.stringify(
@@ -125,14 +125,11 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       // SSE subscriptions share each event's execution, as graphql-ws ones do.
       useSharedSubscriptions(),
       // Only documents holding one operation, a query: the plugin caches compiled queries by document,
-      // not by operation name.
-      useGraphQlJit(
-        {},
-        {
-          enableIf: (args) =>
-            args.document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length === 1 &&
-            getOperationAST(args.document)?.operation === 'query',
-        },
+      // not by operation name. Loaded on the first such query (src/transport/lazy-jit.ts).
+      useLazyGraphQlJit(
+        (args) =>
+          args.document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length === 1 &&
+          getOperationAST(args.document)?.operation === 'query',
       ),
     ],
     logging: {

@@ -1,11 +1,12 @@
 /**
  * GraphiQL, built once. The page is about 9 MB (the editor is inlined so it works offline); yoga renders
- * it for every GET, which a caller could repeat to keep the server busy. Here it is rendered at start,
- * hashed for an ETag, and served with caching and security headers; a matching If-None-Match gets 304.
- * Only installed where GraphiQL is on (GRAPHIQL; default off in production).
+ * it for every GET, which a caller could repeat to keep the server busy. Here it is rendered when first
+ * requested, hashed for an ETag, and served with caching and security headers; a matching If-None-Match
+ * gets 304. The renderer (9 MB of source, about 20 MB of heap once loaded) is imported only then, so an
+ * instance nobody opens GraphiQL on never loads it. Only installed where GraphiQL is on (GRAPHIQL;
+ * default off in production).
  */
 import { createHash } from 'node:crypto';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphiQLOptions, Plugin } from 'graphql-yoga';
 
 /**
@@ -41,8 +42,13 @@ function matches(ifNoneMatch: string | null, etag: string): boolean {
   });
 }
 
-/** Serves the GraphiQL page at `path`, rendered once; use with yoga's own `graphiql: false`. */
-export async function cachedGraphiQL(path: string, options: GraphiQLOptions): Promise<Plugin> {
+interface Page {
+  body: Buffer<ArrayBuffer>;
+  headers: Record<string, string>;
+}
+
+async function renderPage(options: GraphiQLOptions): Promise<Page> {
+  const { renderGraphiQL } = await import('@graphql-yoga/render-graphiql');
   const body = Buffer.from(String(await renderGraphiQL(options)));
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
   const headers = {
@@ -54,10 +60,25 @@ export async function cachedGraphiQL(path: string, options: GraphiQLOptions): Pr
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
   };
+  return { body, headers };
+}
+
+/**
+ * Serves the GraphiQL page at `path`, rendered once on the first request for it (concurrent first
+ * requests share that rendering); use with yoga's own `graphiql: false`.
+ */
+export function cachedGraphiQL(path: string, options: GraphiQLOptions): Plugin {
+  let page: Promise<Page> | undefined;
   return {
-    onRequest({ request, fetchAPI, endResponse }) {
+    async onRequest({ request, fetchAPI, endResponse }) {
       if (!isPageRequest(request, path)) return;
-      if (matches(request.headers.get('if-none-match'), etag)) {
+      // A failed rendering is not remembered: the next request tries again.
+      page ??= renderPage(options).catch((error: unknown) => {
+        page = undefined;
+        throw error;
+      });
+      const { body, headers } = await page;
+      if (matches(request.headers.get('if-none-match'), headers['etag']!)) {
         endResponse(new fetchAPI.Response(null, { status: 304, headers }));
         return;
       }
