@@ -7,6 +7,7 @@
  *   npm run bench -- --profile                    conflict-rooms under --cpu-prof during the 1,000-subscriber fanout
  *   npm run bench -- --profile --scenario throughput --targets service,socketio   other scenarios and targets
  *   npm run bench -- --targets ws,service         a subset of the targets
+ *   npm run bench -- --scenario idle-start        idle RSS and time to ready, npm start vs the production build
  *
  * Env equivalents: BENCH_SCENARIOS=a,b  BENCH_RUNS=N  BENCH_QUICK=1  BENCH_TARGETS=a,b  BENCH_REDIS_URL.
  * Writes bench/results/latest.json and latest.md (--profile: profile-<scenario>.json and .md, and the
@@ -22,6 +23,8 @@ import { benchDir, repoRoot, sleep, stopAll } from './lib/children.js';
 import { checkTargets, markdown, type Meta, type RunRecord, type ScenarioRecord, summarizeScenario } from './lib/report.js';
 import { pickScenarios, type Scenario, SCENARIOS } from './lib/scenarios.js';
 import { deletePrefix, LABELS, REDIS_URL, type RunningTarget, startTarget, type StartOptions, TARGETS, type TargetName } from './lib/targets.js';
+import { runIdleStart } from './idle-start.js';
+import { stopAllTracked } from './lib/tracked.js';
 import { profileMarkdown, summarizeProfile } from './profile.js';
 
 interface Options {
@@ -68,7 +71,7 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--help':
       case '-h':
-        console.log(`usage: npm run bench -- [--scenario ${SCENARIOS.map((s) => s.id).join('|')}|fanout] [--runs N] [--quick] [--profile] [--targets ws,service,socketio]`);
+        console.log(`usage: npm run bench -- [--scenario ${SCENARIOS.map((s) => s.id).join('|')}|fanout|idle-start] [--runs N] [--quick] [--profile] [--targets ws,service,socketio]`);
         process.exit(0);
         break;
       default:
@@ -85,7 +88,7 @@ const log = (message: string) => console.log(`[bench ${new Date().toISOString().
 const running = new Set<RunningTarget>();
 
 async function cleanup(): Promise<void> {
-  await stopAll();
+  await Promise.all([stopAll(), stopAllTracked()]);
   for (const target of running) if (target.prefix) await deletePrefix(target.prefix).catch(() => undefined);
   running.clear();
 }
@@ -302,6 +305,13 @@ async function profile(options: Options, redis: Redis) {
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
+  // idle-start (bench/idle-start.ts) measures conflict-rooms alone, each way of starting it: run first,
+  // on an idle machine, and written to bench/results/idle-start.md.
+  const idleStart = !options.profile && (options.scenarios.length === 0 || options.scenarios.includes('idle-start'));
+  const others = options.scenarios.filter((s) => s !== 'idle-start');
+  if (idleStart) await runIdleStart({ runs: options.quick ? 1 : 3, settleS: options.quick ? 3 : 10, log });
+  if (idleStart && options.scenarios.length > 0 && others.length === 0) return;
+  options.scenarios = others;
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
   if (options.targets.some((t) => t !== 'ws')) await redis.connect();
   try {
