@@ -3,17 +3,25 @@
  * Runs before `npm test` (npm's pretest): makes sure what the tests need is on this machine, or stops
  * at once with the one command that gets it.
  *   - a Redis: REDIS_URL, or one answering on 127.0.0.1:6379, or `redis-server` for the tests to start;
- *   - `chromium` on PATH (the GraphiQL test drives Debian's chromium through playwright-core).
+ *   - `chromium` on PATH (the GraphiQL test drives Debian's chromium through playwright-core);
+ *   - `docker-compose` (1.29) and `haproxy` (the deployment test validates docker-compose.yml and
+ *     deploy/haproxy.cfg offline with them; no Docker engine is needed).
  * As root with apt-get (a fresh Debian machine, CI), missing packages are installed; otherwise nothing
  * is installed and the command to run is printed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 
 const log = (message) => console.log(`[pretest] ${message}`);
 
 function onPath(command) {
   return spawnSync('/bin/sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** haproxy lives in /usr/sbin, which a non-root PATH often leaves out (the test looks there too). */
+function hasHaproxy() {
+  return onPath('haproxy') || existsSync('/usr/sbin/haproxy');
 }
 
 function redisAnswers(host, port) {
@@ -56,7 +64,15 @@ async function main() {
   }
   // Tests that kill a Redis start their own redis-server processes.
   if (!onPath('redis-server')) install(['redis-server'], 'Some tests start redis-server processes of their own, and there is none');
-  if (!onPath('chromium')) install(['chromium'], 'The GraphiQL test needs Debian\'s chromium on PATH');
+  const missing = [
+    ...(onPath('chromium') ? [] : [['chromium', "the GraphiQL test needs Debian's chromium on PATH"]]),
+    ...(onPath('docker-compose') ? [] : [['docker-compose', 'the deployment test validates docker-compose.yml with docker-compose']]),
+    ...(hasHaproxy() ? [] : [['haproxy', 'the deployment test validates deploy/haproxy.cfg with haproxy -c']]),
+  ];
+  if (missing.length > 0) {
+    const why = missing.map(([, reason]) => reason).join('; ');
+    install(missing.map(([name]) => name), why.charAt(0).toUpperCase() + why.slice(1));
+  }
 }
 
 await main();
