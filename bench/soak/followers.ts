@@ -22,18 +22,22 @@ export interface FollowStats {
   duplicates: number;
   snapshots: number;
   reloads: number;
-  /** Subscriptions that ended with an error (a socket closed under them, a store error). */
+  /** Subscriptions that ended with an error message (a store error). A socket the server closed
+   * (1001, on SIGTERM) is a completion to graphql-ws's client: it shows as a reconnect and resumes. */
   subscriptionErrors: number;
+  /** Subscriptions opened again from the last version applied (after a disconnect or an error). */
+  resumes: number;
   /** Connections opened after the first, and attempts that failed (an instance was down). */
   reconnects: number;
   failedConnects: number;
 }
 
-export const emptyStats = (): FollowStats => ({ events: 0, gaps: 0, duplicates: 0, snapshots: 0, reloads: 0, subscriptionErrors: 0, reconnects: 0, failedConnects: 0 });
+export const emptyStats = (): FollowStats => ({ events: 0, gaps: 0, duplicates: 0, snapshots: 0, reloads: 0, subscriptionErrors: 0, resumes: 0, reconnects: 0, failedConnects: 0 });
 
 export class Follower {
   room: Room | undefined;
   loads = 0;
+  subscribes = 0;
   /** Ends the current subscription (a gap: reload, then subscribe again). */
   restart: (() => void) | undefined;
   constructor(
@@ -134,6 +138,7 @@ export class FollowerConnection {
         }
       }
       const room = follower.room;
+      if (follower.subscribes++ > 0) this.stats.resumes++;
       await new Promise<void>((resolve) => {
         const unsubscribe = client.subscribe<{ conflictRoomEvents: RoomEvent }>(
           { query: EVENTS, variables: { transactionId: follower.transactionId, afterVersion: room.version, epoch: room.epoch } },
