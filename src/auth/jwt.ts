@@ -3,7 +3,7 @@
  * HTTP and SSE send `Authorization: Bearer <token>`; graphql-ws sends it as
  * `connectionParams.authorization`. The development headers and connectionParams are never read here.
  */
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, errors, type JWTHeaderParameters, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { JwtConfig } from '../config.js';
 import { parseTransactionGrant } from './grant.js';
 import { type Authentication, type Authenticator, type Identity, validUserId } from './identity.js';
@@ -48,10 +48,40 @@ export interface JwtAuthenticatorOptions extends JwtConfig {
   onKeysUnavailable?(error: unknown): void;
 }
 
+/** After a failed key set fetch, how long requests that would fetch again are refused without trying. */
+const maxFetchBackoffMs = 5000;
+
+/**
+ * jose's remote key set fetches again for every token with an unknown kid while its last fetch failed
+ * (its cooldown starts only after a success): a provider that is down would be asked once per request,
+ * and the operator told once per request. Here a failure is remembered for a short while: tokens signed
+ * with a key already held still verify, the others are refused at once, and the operator is told once.
+ */
+function throttledKeySet(url: URL, cooldownMs: number, onFailure: (error: unknown) => void): JWTVerifyGetKey {
+  const remote = createRemoteJWKSet(url, { cooldownDuration: cooldownMs, timeoutDuration: 5000 });
+  const backoffMs = Math.min(cooldownMs, maxFetchBackoffMs);
+  let failedAt = -Infinity;
+  let failure: unknown;
+  const holdsKeyFor = (header: JWTHeaderParameters) => remote.fresh && (remote.jwks()?.keys ?? []).some((k) => header.kid === undefined || k.kid === header.kid);
+  return async (header, token) => {
+    if (Date.now() - failedAt < backoffMs && !holdsKeyFor(header)) throw failure;
+    try {
+      return await remote(header, token);
+    } catch (error) {
+      if (keysUnavailable(error)) {
+        failedAt = Date.now();
+        failure = error;
+        onFailure(error);
+      }
+      throw error;
+    }
+  };
+}
+
 export function jwtAuthenticator(options: JwtAuthenticatorOptions): Authenticator {
   const key: Uint8Array | JWTVerifyGetKey = options.secret
     ? new TextEncoder().encode(options.secret)
-    : createRemoteJWKSet(new URL(options.jwksUrl ?? ''), { cooldownDuration: options.jwksCooldownMs, timeoutDuration: 5000 });
+    : throttledKeySet(new URL(options.jwksUrl ?? ''), options.jwksCooldownMs, (error) => options.onKeysUnavailable?.(error));
   const verifyOptions = {
     algorithms: options.secret ? ['HS256'] : ['RS256', 'ES256'],
     clockTolerance: options.clockSkewSeconds,
@@ -83,7 +113,6 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): Authenticato
       // Both overloads of jwtVerify (a key, or a key set function) take the same options.
       payload = (await jwtVerify(token, key as Uint8Array, verifyOptions)).payload;
     } catch (error) {
-      if (keysUnavailable(error)) options.onKeysUnavailable?.(error);
       return { identity: null, failure: refusal(error) };
     }
     if (!validUserId(payload.sub)) return { identity: null, failure: 'The token\'s "sub" claim is not a valid user id (1 to 128 characters).' };

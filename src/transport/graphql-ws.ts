@@ -64,6 +64,9 @@ export function attachGraphQLWs(
   const counted = new WeakMap<object, string>();
   const authenticated = new WeakMap<object, Authentication>();
   const expiryTimers = new WeakMap<object, ReturnType<typeof setTimeout>>();
+  // A socket can close while its credentials are being verified (onConnect awaits): onClose has then
+  // already run, and counting it afterwards would hold one of its user's sockets forever.
+  const closedSockets = new WeakSet<object>();
   /** Closes the socket when its credentials run out, so nothing streams on past the token's life. */
   const closeAtExpiry = (ctx: object, socket: { close(code: number, reason: string): void }, expiresAt: number) => {
     const delay = expiresAt - Date.now();
@@ -88,6 +91,7 @@ export function attachGraphQLWs(
         (result as unknown) instanceof SharedResult ? ((result as unknown as SharedResult).result as never) : undefined,
       onConnect: async (ctx) => {
         const authentication = await guards.authenticate(ctx.connectionParams);
+        if (closedSockets.has(ctx)) return false;
         const { identity } = authentication;
         if (!identity && guards.refusesAnonymousConnections) {
           ctx.extra.socket.close(CredentialsRefused, closeReason(authentication.failure ?? 'Send credentials.'));
@@ -106,6 +110,7 @@ export function attachGraphQLWs(
         return true;
       },
       onClose: (ctx) => {
+        closedSockets.add(ctx);
         clearTimeout(expiryTimers.get(ctx));
         const userId = counted.get(ctx);
         if (userId !== undefined) connections.close(userId);
