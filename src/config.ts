@@ -295,6 +295,10 @@ const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = envSchema.safeParse(env);
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  // "Production" would otherwise run as development, with its trusting identity mode.
+  if (env.NODE_ENV !== undefined && env.NODE_ENV !== 'production' && env.NODE_ENV.trim().toLowerCase() === 'production') {
+    problems.push(`NODE_ENV: "${env.NODE_ENV}" is not "production"; write it in lower case, without spaces`);
+  }
   if (env.NODE_ENV === 'production' && env.AUTH_MODE !== 'jwt') {
     problems.push(
       env.AUTH_MODE === 'dev'
@@ -389,6 +393,10 @@ function jwtProblems(e: z.infer<typeof envSchema>): string[] {
   if (!e.JWT_SECRET && !e.JWT_JWKS_URL) return ['JWT_SECRET, JWT_JWKS_URL: AUTH_MODE=jwt needs one of them (HS256 secret, or the key set URL of an identity provider)'];
   // RFC 7518 §3.2: an HS256 key of at least 256 bits.
   if (e.JWT_SECRET && e.JWT_SECRET.length < 32) return ['JWT_SECRET: must be at least 32 characters (HS256 needs a 256-bit key)'];
+  // A placeholder ("xxxx…", a padded short word) has the length of a key and none of its strength.
+  if (e.JWT_SECRET && (e.JWT_SECRET.trim() !== e.JWT_SECRET || new Set(e.JWT_SECRET).size < 10)) {
+    return ['JWT_SECRET: looks like a placeholder (spaces at an end, or fewer than 10 different characters); generate one with `openssl rand -base64 48`'];
+  }
   return [];
 }
 

@@ -19,6 +19,8 @@ const maxTokenLength = 8192;
  * removed from a JWKS stops counting within that time.
  */
 const rememberedTokens = 10_000;
+/** And at most this many characters of tokens in all (tokens can be 8 KiB each: 80 MB by count alone). */
+const rememberedChars = 4 * 1024 * 1024;
 const rememberMs = 5 * 60_000;
 
 const missing = (where: string): Authentication => ({ identity: null, failure: `Send a JWT: ${where}.` });
@@ -91,18 +93,25 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): Authenticato
   };
 
   const remembered = new Map<string, { identity: Identity; until: number }>();
+  let rememberedLength = 0;
+  const forget = (token: string) => {
+    if (remembered.delete(token)) rememberedLength -= token.length;
+  };
 
   async function verify(token: string): Promise<Authentication> {
     if (token.length > maxTokenLength) return { identity: null, failure: 'The token is too long.' };
     const known = remembered.get(token);
     if (known && Date.now() <= known.until) return { identity: known.identity };
-    if (known) remembered.delete(token);
+    if (known) forget(token);
     const authentication = await verifyUncached(token);
     const { identity } = authentication;
-    if (identity) {
-      // Insertion order is age order: the oldest entry goes first.
-      if (remembered.size >= rememberedTokens) remembered.delete(remembered.keys().next().value as string);
+    if (identity && !remembered.has(token)) {
+      // Insertion order is age order: the oldest entries go first.
+      while (remembered.size > 0 && (remembered.size >= rememberedTokens || rememberedLength + token.length > rememberedChars)) {
+        forget(remembered.keys().next().value as string);
+      }
       remembered.set(token, { identity, until: Math.min(identity.expiresAt ?? Infinity, Date.now() + rememberMs) });
+      rememberedLength += token.length;
     }
     return authentication;
   }

@@ -255,6 +255,12 @@ describe('loadConfig errors', () => {
     expect(error.problems[0]).toMatch(/NODE_ENV=production/);
   });
 
+  it('refuses a NODE_ENV that means production but is not spelled "production"', () => {
+    for (const nodeEnv of ['Production', 'PRODUCTION', 'production ']) {
+      expect(configError({ NODE_ENV: nodeEnv }).problems).toEqual([`NODE_ENV: "${nodeEnv}" is not "production"; write it in lower case, without spaces`]);
+    }
+  });
+
   it('refuses NODE_ENV=production with AUTH_MODE=dev', () => {
     const error = configError({ NODE_ENV: 'production', AUTH_MODE: 'dev' });
     expect(error.problems).toHaveLength(1);
@@ -270,7 +276,7 @@ describe('loadConfig errors', () => {
   });
 
   it('runs NODE_ENV=production with AUTH_MODE=jwt, on any HOST, with the documented JWT defaults', () => {
-    const secret = 's'.repeat(32);
+    const secret = 'a-secret-of-at-least-32-characters-0123456789';
     const config = loadConfig({ NODE_ENV: 'production', AUTH_MODE: 'jwt', JWT_SECRET: secret, HOST: '0.0.0.0' });
     expect(config.authMode).toBe('jwt');
     expect(config.jwt).toEqual({ secret, jwksUrl: null, issuer: null, audience: null, clockSkewSeconds: 5, jwksCooldownMs: 30_000 });
@@ -298,6 +304,10 @@ describe('loadConfig errors', () => {
       expect.stringMatching(/^JWT_SECRET, JWT_JWKS_URL: set one of them, not both/),
     ]);
     expect(configError({ AUTH_MODE: 'jwt', JWT_SECRET: 's'.repeat(31) }).problems).toEqual([expect.stringMatching(/^JWT_SECRET: must be at least 32 characters/)]);
+    // Placeholders the length of a key: one character repeated, a short word padded with spaces.
+    for (const placeholder of ['s'.repeat(32), 'changeme'.repeat(4), `${' '.repeat(24)}password`]) {
+      expect(configError({ AUTH_MODE: 'jwt', JWT_SECRET: placeholder }).problems).toEqual([expect.stringMatching(/^JWT_SECRET: looks like a placeholder/)]);
+    }
     expect(configError({ AUTH_MODE: 'jwt', JWT_JWKS_URL: 'ftp://idp' }).problems).toEqual([expect.stringMatching(/^JWT_JWKS_URL: /)]);
     // A key without the mode would silently do nothing: say so.
     expect(configError({ JWT_SECRET: 's'.repeat(32) }).problems).toEqual([expect.stringMatching(/^AUTH_MODE: JWT_SECRET set, but AUTH_MODE is not "jwt"/)]);
