@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Limits } from './domain/limits.js';
+import type { TrustedDocumentsMode } from './transport/trusted-documents.js';
 
 export type AuthMode = 'dev' | 'jwt';
 
@@ -47,6 +48,15 @@ export interface Config {
   };
   /** AUTH_MODE: "jwt" (required with NODE_ENV=production), or "dev" (the default elsewhere). */
   authMode: AuthMode;
+  trustedDocuments: {
+    /**
+     * TRUSTED_DOCUMENTS: "allow" (default: the hash of a trusted document, or any text), "only" (the
+     * hash of a trusted document, nothing else), "off" (text only).
+     */
+    mode: TrustedDocumentsMode;
+    /** TRUSTED_DOCUMENTS_MANIFESTS: comma-separated paths of an app's own manifests, beside the SDK's. */
+    manifests: string[];
+  };
   /** The JWT settings when AUTH_MODE=jwt, else null. */
   jwt: JwtConfig | null;
   /** DEV_AUTH_ON_NETWORK=true: let dev identities be served on a HOST other than loopback. */
@@ -273,6 +283,11 @@ const envSchema = z.object({
   INTROSPECTION: flag,
   FIELD_SUGGESTIONS: flag,
   AUTH_MODE: z.enum(['dev', 'jwt']).optional(),
+  TRUSTED_DOCUMENTS: z.enum(['off', 'allow', 'only']).default('allow'),
+  TRUSTED_DOCUMENTS_MANIFESTS: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((path) => path.trim()).filter((path) => path !== '')),
   JWT_SECRET: z.string().optional(),
   JWT_JWKS_URL: z
     .string()
@@ -313,6 +328,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   if (parsed.success) problems.push(...webhookProblems(parsed.data));
+  if (parsed.success && parsed.data.TRUSTED_DOCUMENTS === 'only' && parsed.data.GRAPHIQL === true) {
+    problems.push('GRAPHIQL: GraphiQL sends documents as text, which TRUSTED_DOCUMENTS=only refuses; turn one of them off');
+  }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
@@ -343,7 +361,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       wsMessagesPerSecond: e.WS_MESSAGES_PER_SECOND,
       wsMessageBurst: e.WS_MESSAGE_BURST,
       ...developerSurfaces(e.NODE_ENV, {
-        ...(e.GRAPHIQL !== undefined ? { graphiql: e.GRAPHIQL } : {}),
+        // GraphiQL sends text: under TRUSTED_DOCUMENTS=only it could run nothing.
+        ...(e.GRAPHIQL !== undefined ? { graphiql: e.GRAPHIQL } : e.TRUSTED_DOCUMENTS === 'only' ? { graphiql: false } : {}),
         ...(e.INTROSPECTION !== undefined ? { introspection: e.INTROSPECTION } : {}),
         ...(e.FIELD_SUGGESTIONS !== undefined ? { fieldSuggestions: e.FIELD_SUGGESTIONS } : {}),
         ...(e.CORS_ORIGINS !== undefined ? { corsOrigins: e.CORS_ORIGINS } : {}),
@@ -351,6 +370,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     authMode: e.AUTH_MODE ?? 'dev',
+    trustedDocuments: { mode: e.TRUSTED_DOCUMENTS, manifests: e.TRUSTED_DOCUMENTS_MANIFESTS },
     jwt:
       e.AUTH_MODE === 'jwt'
         ? {

@@ -10,6 +10,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { Authentication } from '../auth/identity.js';
 import type { SecurityConfig } from '../config.js';
 import { withContractCode } from './mask-error.js';
+import type { TrustedDocuments } from './trusted-documents.js';
 import { type DirectSocket, type MaskErrors, SharedResult, sharedSubscribe } from './shared-subscribe.js';
 import { serveGraphQLWs } from './ws-adapter.js';
 import { ConnectionsPerUser, TooManyConnections, operationLimitError, webSocketServerOptions } from './ws-guards.js';
@@ -24,6 +25,8 @@ export interface WsGuards {
    * identity, and sockets are counted per user.
    */
   authenticate(connectionParams: Readonly<Record<string, unknown>> | undefined): Promise<Authentication>;
+  /** TRUSTED_DOCUMENTS: a hash becomes its text here, as yoga's plugin does for HTTP and SSE. */
+  trustedDocuments: Pick<TrustedDocuments, 'resolve'>;
   /** Whether a connection without valid credentials is refused at connection_init (jwt mode). */
   refusesAnonymousConnections: boolean;
   /** Bytes waiting on a socket before a subscription on it is ended as too slow (SUBSCRIBER_MAX_BUFFERED_BYTES). */
@@ -129,9 +132,11 @@ export function attachGraphQLWs(
           // Read at connection_init (onConnect); the context takes the identity from here.
           authentication: authenticated.get(ctx) ?? { identity: null },
         });
+        const query = guards.trustedDocuments.resolve(payload);
+        if (query instanceof GraphQLError) return [query];
         let document;
         try {
-          document = parse(payload.query);
+          document = parse(query);
         } catch (error) {
           if (error instanceof GraphQLError) return [withContractCode(error)];
           throw error;

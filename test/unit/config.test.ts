@@ -43,6 +43,7 @@ describe('loadConfig defaults', () => {
       },
       rateLimit: { perSecond: 20, burst: 60 },
       authMode: 'dev',
+      trustedDocuments: { mode: 'allow', manifests: [] },
       jwt: null,
       devAuthOnNetwork: false,
       instanceId: expect.any(String),
@@ -137,6 +138,7 @@ describe('loadConfig overrides', () => {
       },
       rateLimit: { perSecond: 0, burst: 5 },
       authMode: 'dev',
+      trustedDocuments: { mode: 'allow', manifests: [] },
       jwt: null,
       devAuthOnNetwork: true,
       instanceId: 'node-a',
@@ -259,6 +261,15 @@ describe('loadConfig errors', () => {
     for (const nodeEnv of ['Production', 'PRODUCTION', 'production ']) {
       expect(configError({ NODE_ENV: nodeEnv }).problems).toEqual([`NODE_ENV: "${nodeEnv}" is not "production"; write it in lower case, without spaces`]);
     }
+  });
+
+  it('TRUSTED_DOCUMENTS=only turns GraphiQL off, and refuses GRAPHIQL=true beside it', () => {
+    expect(loadConfig({ TRUSTED_DOCUMENTS: 'only', TRUSTED_DOCUMENTS_MANIFESTS: 'a.json, b.json' })).toMatchObject({
+      trustedDocuments: { mode: 'only', manifests: ['a.json', 'b.json'] },
+      security: { graphiql: false },
+    });
+    expect(configError({ TRUSTED_DOCUMENTS: 'only', GRAPHIQL: 'true' }).problems).toEqual([expect.stringMatching(/^GRAPHIQL: GraphiQL sends documents as text/)]);
+    expect(configError({ TRUSTED_DOCUMENTS: 'some' }).problems).toEqual([expect.stringMatching(/^TRUSTED_DOCUMENTS: /)]);
   });
 
   it('refuses NODE_ENV=production with AUTH_MODE=dev', () => {
