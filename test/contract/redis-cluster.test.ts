@@ -12,6 +12,7 @@ import { outboxMember, redisKeys } from '../../src/adapters/redis-keys.js';
 import { RedisPresenceStore } from '../../src/adapters/redis-presence-store.js';
 import { RedisRoomEvents } from '../../src/adapters/redis-room-events.js';
 import { RedisRoomStore } from '../../src/adapters/redis-room-store.js';
+import { StoreUnavailableError } from '../../src/errors.js';
 import { type RedisClusterProcess, startRedisCluster } from '../utils/redis-cluster.js';
 import { presenceStoreContract } from './presence-store.contract.js';
 import { resolutionOutboxContract } from './resolution-outbox.contract.js';
@@ -122,4 +123,39 @@ describe('Redis Cluster only', () => {
       await h.cleanup();
     }
   });
+
+  // Last: it leaves a shard marked failed for a moment.
+  it('a master that stops answering: calls on its shard fail with STORE_UNAVAILABLE within STORE_TIMEOUT_MS, a late commit writes nothing, all resumes', async () => {
+    const h = await harness();
+    try {
+      const [tx] = await roomsOnEveryMaster();
+      const master = await cluster.masterOf(`{${tx}}`);
+      const room = await RoomDriver.open(h.store, tx!);
+      await room.join('u1');
+      cluster.pause(master);
+      try {
+        for (const call of [
+          () => h.store.load(tx!),
+          () => room.select('u1', 'price', 'late'),
+          () => h.store.ping(),
+          () => h.events.subscribe(tx!, new BatchCollector()),
+        ]) {
+          const started = Date.now();
+          await expect(call()).rejects.toBeInstanceOf(StoreUnavailableError);
+          const took = Date.now() - started;
+          expect(took).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+          expect(took).toBeLessThan(TIMEOUT_MS + 300);
+        }
+      } finally {
+        await cluster.resume(master);
+      }
+      await expect.poll(() => h.store.ping().then(() => 'ok', () => 'down'), { timeout: 10_000 }).toBe('ok');
+      // The commit sent while the master hung ran after its deadline: nothing written.
+      expect((await h.store.load(tx!)).room.version).toBe(1);
+      await room.select('u1', 'price', 'now');
+      expect((await h.store.load(tx!)).room.version).toBe(2);
+    } finally {
+      await h.cleanup();
+    }
+  }, 60_000);
 });

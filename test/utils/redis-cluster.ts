@@ -20,6 +20,10 @@ export interface RedisClusterProcess {
   masterOf(key: string): Promise<number>;
   /** SIGKILLs one node and waits for it to exit. */
   kill(port: number): Promise<void>;
+  /** SIGSTOPs one node: it keeps its connections and answers nothing (a hung Redis). */
+  pause(port: number): void;
+  /** SIGCONTs it, and waits until every live node says cluster_state:ok. */
+  resume(port: number): Promise<void>;
   /** Waits until `key`'s slot is served by a master other than `oldPort` and every live node says cluster_state:ok. */
   waitForFailover(key: string, oldPort: number, timeoutMs?: number): Promise<number>;
   /** Stops every node and removes their files. */
@@ -95,7 +99,12 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       }, timeoutMs, `failover of ${key} away from ${oldPort}`);
       return master;
     };
-    return { nodes, masterOf, kill, waitForFailover, dispose };
+    const pause = (port: number) => void children.get(port)?.kill('SIGSTOP');
+    const resume = async (port: number) => {
+      children.get(port)?.kill('SIGCONT');
+      for (const live of children.keys()) await waitFor(() => clusterOk(live), 20_000, `cluster_state:ok on ${live}`);
+    };
+    return { nodes, masterOf, kill, pause, resume, waitForFailover, dispose };
   } catch (error) {
     await dispose();
     throw error;
