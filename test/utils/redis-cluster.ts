@@ -20,6 +20,10 @@ export interface RedisClusterProcess {
   masterOf(key: string): Promise<number>;
   /** SIGKILLs one node and waits for it to exit. */
   kill(port: number): Promise<void>;
+  /** Starts a node killed before on its port again, with its cluster identity (and its data when persistent). */
+  restart(port: number): Promise<void>;
+  /** Waits until every running node says cluster_state:ok. */
+  waitOk(): Promise<void>;
   /** SIGSTOPs one node: it keeps its connections and answers nothing (a hung Redis). */
   pause(port: number): void;
   /** SIGCONTs it, and waits until every live node says cluster_state:ok. */
@@ -35,6 +39,8 @@ export interface RedisClusterOptions {
   replicas?: 0 | 1;
   /** cluster-node-timeout: how long a master is unreachable before a replica takes over. Default 1000 ms. */
   nodeTimeoutMs?: number;
+  /** Keep each node's data across kill and restart (AOF, fsync on every write). Default false. */
+  persistent?: boolean;
 }
 
 const live = new Set<ChildProcess>();
@@ -60,22 +66,27 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     await exited;
     live.delete(child);
   };
+  // Each node has its own files in the temporary directory (nodes.conf is the node's identity).
+  const persistence = (port: number) =>
+    options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always', '--appenddirname', `aof-${port}`] : ['--appendonly', 'no'];
+  const launch = (port: number) => {
+    const child = spawn(
+      'redis-server',
+      [
+        '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...persistence(port),
+        '--dbfilename', `dump-${port}.rdb`, '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
+        '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000), '--cluster-replica-validity-factor', '0',
+      ],
+      { stdio: 'ignore' },
+    );
+    children.set(port, child);
+    live.add(child);
+  };
   try {
     for (let i = 0; i < 3 * (1 + replicas); i++) {
       const port = await freePort();
       ports.push(port);
-      // Each node has its own files in the temporary directory (nodes.conf is the node's identity).
-      const child = spawn(
-        'redis-server',
-        [
-          '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
-          '--dbfilename', `dump-${port}.rdb`, '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
-          '--cluster-node-timeout', String(options.nodeTimeoutMs ?? 1000), '--cluster-replica-validity-factor', '0',
-        ],
-        { stdio: 'ignore' },
-      );
-      children.set(port, child);
-      live.add(child);
+      launch(port);
     }
     for (const port of ports) await waitFor(() => redisAnswers(`redis://127.0.0.1:${port}`, 300), 10_000, `node ${port}`);
     const nodes = ports.map((port) => `127.0.0.1:${port}`);
@@ -104,7 +115,14 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       children.get(port)?.kill('SIGCONT');
       for (const live of children.keys()) await waitFor(() => clusterOk(live), 20_000, `cluster_state:ok on ${live}`);
     };
-    return { nodes, masterOf, kill, pause, resume, waitForFailover, dispose };
+    const restart = async (port: number) => {
+      if (!children.has(port)) launch(port);
+      await waitFor(() => redisAnswers(`redis://127.0.0.1:${port}`, 300), 10_000, `node ${port}`);
+    };
+    const waitOk = async () => {
+      for (const port of children.keys()) await waitFor(() => clusterOk(port), 20_000, `cluster_state:ok on ${port}`);
+    };
+    return { nodes, masterOf, kill, restart, waitOk, pause, resume, waitForFailover, dispose };
   } catch (error) {
     await dispose();
     throw error;
