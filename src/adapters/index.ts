@@ -47,12 +47,14 @@ export async function createAdapters(config: Config, logger: Logger): Promise<Ad
   // Every script is defined before the first command: an auto-pipeline copies the client's scripts
   // when it is created, and one created earlier fails on a script defined later (ioredis #1931).
   // RedisRoomStore sends TIME as it is built, so it comes last.
-  const { timeoutMs } = config.redis;
+  // On a Cluster every adapter call carries its own timer too (the Cluster client's retries can
+  // outlast a node's commandTimeout); a single Redis's commandTimeout is enough there.
+  const timeoutMs = cluster ? config.redis.timeoutMs : undefined;
   const presence = new RedisPresenceStore({ client, keys, ttlSeconds: room.ttlSeconds, timeoutMs, cluster });
   const outbox = cluster
     ? new ClusterResolutionOutbox({ client, keys, ttlSeconds: room.ttlSeconds, timeoutMs })
     : new RedisResolutionOutbox({ client, keys, ttlSeconds: room.ttlSeconds, timeoutMs });
-  const store = new RedisRoomStore({ client, keys, ...room, timeoutMs, recordResolutions: !!config.resolutionWebhook, cluster });
+  const store = new RedisRoomStore({ client, keys, ...room, timeoutMs: config.redis.timeoutMs, recordResolutions: !!config.resolutionWebhook, cluster });
   const events = new RedisRoomEvents({
     subscriber,
     keys,

@@ -201,7 +201,8 @@ export class RedisRoomStore implements RoomStore {
   }
 
   private call<T>(run: () => Promise<T>): Promise<T> {
-    return storeCall(run, this.options.timeoutMs);
+    // A single Redis's commandTimeout bounds its calls already: no timer per call there.
+    return storeCall(run, this.options.cluster ? this.options.timeoutMs : undefined);
   }
 }
 

@@ -124,6 +124,34 @@ describe('Redis Cluster only', () => {
     }
   });
 
+  it("a shard's subscriber connection lost: ioredis subscribes again, every listener reads its log, and later batches arrive", async () => {
+    const h = await harness();
+    try {
+      const [tx] = await roomsOnEveryMaster();
+      const port = await cluster.masterOf(`{${tx}}`);
+      const owner = h.client.nodes('master').find((node) => node.options.port === port)!;
+      const channel = h.keys.channel(tx!);
+      const listener = new BatchCollector();
+      let resyncs = 0;
+      listener.onResync = () => resyncs++;
+      const end = await h.events.subscribe(tx!, listener);
+      const room = await RoomDriver.open(h.store, tx!);
+      await room.join('u1');
+      await listener.until(1);
+      const before = resyncs;
+      // Closes the subscriber connections on the room's master (ours among them).
+      await owner.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      await expect.poll(() => resyncs, { timeout: 10_000 }).toBeGreaterThan(before);
+      await expect.poll(() => owner.call('PUBSUB', 'SHARDNUMSUB', channel), { timeout: 5000 }).toEqual([channel, 1]);
+      await room.select('u1', 'price', 'after');
+      await listener.until(2);
+      expect(listener.batches.map((batch) => batch.events.map((e) => e.version))).toEqual([[1], [2]]);
+      end();
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   // Last: it leaves a shard marked failed for a moment.
   it('a master that stops answering: calls on its shard fail with STORE_UNAVAILABLE within STORE_TIMEOUT_MS, a late commit writes nothing, all resumes', async () => {
     const h = await harness();
