@@ -65,7 +65,8 @@ export function redisKeys(prefix: string): RedisKeys {
     presenceClaims: `${prefix}{presence}:claims`,
     presenceRooms: (owner) => `${prefix}{presence}:rooms:${owner}`,
     outboxEntry: (id, epoch) => `${tag(id)}:outbox:${epoch}`,
-    outboxEntryPattern: `${prefix}{*}:outbox:*`,
+    // The prefix's own glob characters are escaped, so that it matches only itself.
+    outboxEntryPattern: `${prefix.replace(/[*?[\]\\]/g, '\\$&')}{*}:outbox:*`,
     parseOutboxEntry: (key) => {
       if (!key.startsWith(`${prefix}{`)) return null;
       const match = /^\{([^{}]+)\}:outbox:(.+)$/.exec(key.slice(prefix.length));
