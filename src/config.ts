@@ -19,6 +19,11 @@ export interface Config {
   redis: {
     /** REDIS_URL; unset: the embedded in-memory store. */
     url: string | null;
+    /**
+     * REDIS_CLUSTER_NODES: comma-separated host:port seed nodes of a Redis Cluster (ioredis Cluster);
+     * null: a single Redis (REDIS_URL). Not both.
+     */
+    clusterNodes: string[] | null;
     /** REDIS_KEY_PREFIX, default "cr:", before every key and channel. */
     keyPrefix: string;
     /** STORE_TIMEOUT_MS, default 1500: a store call that takes longer fails with STORE_UNAVAILABLE. */
@@ -236,6 +241,13 @@ const envSchema = z.object({
     .string()
     .optional()
     .refine((v) => !v || /^rediss?:\/\//.test(v), 'must start with redis:// or rediss://'),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .refine(
+      (v) => !v || v.split(',').every((node) => /^[^\s:,]+:\d{1,5}$/.test(node.trim())),
+      'must be a comma-separated list of host:port',
+    ),
   REDIS_KEY_PREFIX: text('cr:').refine((v) => !/[{}\s]/.test(v), 'must not contain braces or spaces'),
   STORE_TIMEOUT_MS: int(1500, 50, 60_000),
   ROOM_TTL_SECONDS: int(604_800, 1),
@@ -331,13 +343,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (parsed.success && parsed.data.TRUSTED_DOCUMENTS === 'only' && parsed.data.GRAPHIQL === true) {
     problems.push('GRAPHIQL: GraphiQL sends documents as text, which TRUSTED_DOCUMENTS=only refuses; turn one of them off');
   }
+  // Checked on the raw environment, so that it is reported beside any other bad variable.
+  if (env.REDIS_URL && env.REDIS_CLUSTER_NODES) {
+    problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
+  }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST,
-    redis: { url: e.REDIS_URL || null, keyPrefix: e.REDIS_KEY_PREFIX, timeoutMs: e.STORE_TIMEOUT_MS },
+    redis: {
+      url: e.REDIS_URL || null,
+      clusterNodes: e.REDIS_CLUSTER_NODES ? e.REDIS_CLUSTER_NODES.split(',').map((node) => node.trim()) : null,
+      keyPrefix: e.REDIS_KEY_PREFIX,
+      timeoutMs: e.STORE_TIMEOUT_MS,
+    },
     room: {
       ttlSeconds: e.ROOM_TTL_SECONDS,
       eventLogLength: e.EVENT_LOG_LENGTH,

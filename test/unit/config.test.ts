@@ -18,7 +18,7 @@ describe('loadConfig defaults', () => {
       nodeEnv: 'development',
       port: 4000,
       host: '127.0.0.1',
-      redis: { url: null, keyPrefix: 'cr:', timeoutMs: 1500 },
+      redis: { url: null, clusterNodes: null, keyPrefix: 'cr:', timeoutMs: 1500 },
       room: { ttlSeconds: 604_800, eventLogLength: 1000, historyMaxEvents: 10_000, requestIdTtlSeconds: 86_400 },
       limits: {
         transactionIdMaxLength: 128,
@@ -113,7 +113,7 @@ describe('loadConfig overrides', () => {
       nodeEnv: 'test',
       port: 8080,
       host: '0.0.0.0',
-      redis: { url: 'redis://localhost:6379/2', keyPrefix: 'rooms:', timeoutMs: 2500 },
+      redis: { url: 'redis://localhost:6379/2', clusterNodes: null, keyPrefix: 'rooms:', timeoutMs: 2500 },
       room: { ttlSeconds: 3600, eventLogLength: 50, historyMaxEvents: 5000, requestIdTtlSeconds: 600 },
       limits: {
         transactionIdMaxLength: 32,
@@ -234,6 +234,23 @@ describe('loadConfig errors', () => {
       const error = configError({ REDIS_URL: url });
       expect(error.problems).toEqual(['REDIS_URL: must start with redis:// or rediss://']);
     }
+  });
+
+  it('REDIS_CLUSTER_NODES is a list of host:port, trimmed', () => {
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000, redis-b:7001' }).redis).toEqual({
+      url: null,
+      clusterNodes: ['127.0.0.1:7000', 'redis-b:7001'],
+      keyPrefix: 'cr:',
+      timeoutMs: 1500,
+    });
+    for (const nodes of ['127.0.0.1', 'redis://a:1', 'a:1,,b:2', 'a:b']) {
+      expect(configError({ REDIS_CLUSTER_NODES: nodes }).problems).toEqual(['REDIS_CLUSTER_NODES: must be a comma-separated list of host:port']);
+    }
+  });
+
+  it('REDIS_URL and REDIS_CLUSTER_NODES together are refused, beside any other bad variable', () => {
+    const error = configError({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '127.0.0.1:7000', PORT: 'x' });
+    expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual(['PORT', 'REDIS_CLUSTER_NODES']);
   });
 
   it('refuses an unknown AUTH_MODE and LOG_LEVEL', () => {
