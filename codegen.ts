@@ -3,6 +3,7 @@
  * `npm run codegen` writes src/sdk/generated/ (never edit it by hand); a test fails when it is stale.
  */
 import type { CodegenConfig } from '@graphql-codegen/cli';
+import { addTypenameSelectionDocumentTransform } from '@graphql-codegen/client-preset';
 
 const config: CodegenConfig = {
   schema: 'schema.graphql',
@@ -16,14 +17,19 @@ const config: CodegenConfig = {
     },
     'src/sdk/generated/': {
       preset: 'client',
-      presetConfig: { fragmentMasking: false, gqlTagName: 'graphql' },
+      // persistedDocuments: persisted-documents.json (hash -> text) for TRUSTED_DOCUMENTS, and each
+      // document carries its hash as __meta__.hash for the clients that send hashes instead of text.
+      presetConfig: { fragmentMasking: false, gqlTagName: 'graphql', persistedDocuments: true },
+      // __typename in every selection, as Apollo's and urql's caches add it to what they send: a client
+      // sending only a hash gets the selection its cache needs from the server's copy of the text.
+      documentTransforms: [addTypenameSelectionDocumentTransform],
       config: {
         useTypeImports: true,
         enumsAsTypes: true,
         scalars: { DateTime: 'string', ID: 'string' },
         avoidOptionals: { field: true, inputValue: false, object: true, defaultValue: false },
         importExtension: '.js',
-        documentMode: 'documentNode',
+        documentMode: 'documentNodeImportFragments',
       },
     },
   },

@@ -3,6 +3,7 @@
  * Runs before `npm test` (npm's pretest): makes sure what the tests need is on this machine, or stops
  * at once with the one command that gets it.
  *   - a Redis: REDIS_URL, or one answering on 127.0.0.1:6379, or `redis-server` for the tests to start;
+ *   - `redis-server` and `redis-cli` on PATH (tests start Redis processes and Redis Clusters of their own);
  *   - `chromium` on PATH (the GraphiQL test drives Debian's chromium through playwright-core);
  *   - `docker-compose` (1.29) and `haproxy` (the deployment test validates docker-compose.yml and
  *     deploy/haproxy.cfg offline with them; no Docker engine is needed).
@@ -64,6 +65,8 @@ async function main() {
   }
   // Tests that kill a Redis start their own redis-server processes.
   if (!onPath('redis-server')) install(['redis-server'], 'Some tests start redis-server processes of their own, and there is none');
+  // redis-server's package brings redis-tools; a Redis installed some other way may come without it.
+  if (!onPath('redis-cli')) install(['redis-tools'], 'The Redis Cluster tests join their nodes with redis-cli (redis-tools), and there is none');
   const missing = [
     ...(onPath('chromium') ? [] : [['chromium', "the GraphiQL test needs Debian's chromium on PATH"]]),
     ...(onPath('docker-compose') ? [] : [['docker-compose', 'the deployment test validates docker-compose.yml with docker-compose']]),

@@ -27,6 +27,7 @@ import { attachGraphQLWs } from './transport/graphql-ws.js';
 import { corsFor, httpGuards } from './transport/http-guards.js';
 import { useSharedSubscriptions } from './transport/shared-subscribe.js';
 import { isClientError, maskError, useContractErrorCodes } from './transport/mask-error.js';
+import { trustedDocuments } from './transport/trusted-documents.js';
 
 export const graphqlPath = '/graphql';
 
@@ -88,6 +89,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
     ? jwtAuthenticator({ ...config.jwt, onKeysUnavailable: (error) => logger.warn({ err: error }, 'JWT: the key set could not be fetched') })
     : devAuthenticator;
   const { security } = config;
+  const trusted = trustedDocuments(config.trustedDocuments.mode, config.trustedDocuments.manifests);
   const graphiql = security.graphiql
     ? [
         cachedGraphiQL(graphqlPath, {
@@ -120,6 +122,8 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
     plugins: [
       ...graphiql,
       ...httpGuards(),
+      // Before the limits: a hash becomes its text here, and the text is then held to the same limits.
+      ...trusted.plugins(),
       ...documentLimits(security),
       useContractErrorCodes(),
       // SSE subscriptions share each event's execution, as graphql-ws ones do.
@@ -165,6 +169,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
   const closeWs = attachGraphQLWs(httpServer, yoga, graphqlPath, maskError, {
     security,
     authenticate: (params) => auth.fromConnectionParams(params),
+    trustedDocuments: trusted,
     refusesAnonymousConnections: auth.refusesAnonymousConnections,
     maxBufferedBytes: config.subscriberMaxBufferedBytes,
     keepAliveMs: config.wsKeepAliveMs,

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Limits } from './domain/limits.js';
+import type { TrustedDocumentsMode } from './transport/trusted-documents.js';
 
 export type AuthMode = 'dev' | 'jwt';
 
@@ -18,6 +19,11 @@ export interface Config {
   redis: {
     /** REDIS_URL; unset: the embedded in-memory store. */
     url: string | null;
+    /**
+     * REDIS_CLUSTER_NODES: comma-separated host:port seed nodes of a Redis Cluster (ioredis Cluster);
+     * null: a single Redis (REDIS_URL). Not both.
+     */
+    clusterNodes: string[] | null;
     /** REDIS_KEY_PREFIX, default "cr:", before every key and channel. */
     keyPrefix: string;
     /** STORE_TIMEOUT_MS, default 1500: a store call that takes longer fails with STORE_UNAVAILABLE. */
@@ -47,6 +53,15 @@ export interface Config {
   };
   /** AUTH_MODE: "jwt" (required with NODE_ENV=production), or "dev" (the default elsewhere). */
   authMode: AuthMode;
+  trustedDocuments: {
+    /**
+     * TRUSTED_DOCUMENTS: "allow" (default: the hash of a trusted document, or any text), "only" (the
+     * hash of a trusted document, nothing else), "off" (text only).
+     */
+    mode: TrustedDocumentsMode;
+    /** TRUSTED_DOCUMENTS_MANIFESTS: comma-separated paths of an app's own manifests, beside the SDK's. */
+    manifests: string[];
+  };
   /** The JWT settings when AUTH_MODE=jwt, else null. */
   jwt: JwtConfig | null;
   /** DEV_AUTH_ON_NETWORK=true: let dev identities be served on a HOST other than loopback. */
@@ -226,6 +241,13 @@ const envSchema = z.object({
     .string()
     .optional()
     .refine((v) => !v || /^rediss?:\/\//.test(v), 'must start with redis:// or rediss://'),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .refine(
+      (v) => !v || v.split(',').every((node) => /^[^\s:,]+:\d{1,5}$/.test(node.trim())),
+      'must be a comma-separated list of host:port',
+    ),
   REDIS_KEY_PREFIX: text('cr:').refine((v) => !/[{}\s]/.test(v), 'must not contain braces or spaces'),
   STORE_TIMEOUT_MS: int(1500, 50, 60_000),
   ROOM_TTL_SECONDS: int(604_800, 1),
@@ -273,6 +295,11 @@ const envSchema = z.object({
   INTROSPECTION: flag,
   FIELD_SUGGESTIONS: flag,
   AUTH_MODE: z.enum(['dev', 'jwt']).optional(),
+  TRUSTED_DOCUMENTS: z.enum(['off', 'allow', 'only']).default('allow'),
+  TRUSTED_DOCUMENTS_MANIFESTS: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((path) => path.trim()).filter((path) => path !== '')),
   JWT_SECRET: z.string().optional(),
   JWT_JWKS_URL: z
     .string()
@@ -295,6 +322,10 @@ const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = envSchema.safeParse(env);
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  // "Production" would otherwise run as development, with its trusting identity mode.
+  if (env.NODE_ENV !== undefined && env.NODE_ENV !== 'production' && env.NODE_ENV.trim().toLowerCase() === 'production') {
+    problems.push(`NODE_ENV: "${env.NODE_ENV}" is not "production"; write it in lower case, without spaces`);
+  }
   if (env.NODE_ENV === 'production' && env.AUTH_MODE !== 'jwt') {
     problems.push(
       env.AUTH_MODE === 'dev'
@@ -309,13 +340,25 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     );
   }
   if (parsed.success) problems.push(...webhookProblems(parsed.data));
+  if (parsed.success && parsed.data.TRUSTED_DOCUMENTS === 'only' && parsed.data.GRAPHIQL === true) {
+    problems.push('GRAPHIQL: GraphiQL sends documents as text, which TRUSTED_DOCUMENTS=only refuses; turn one of them off');
+  }
+  // Checked on the raw environment, so that it is reported beside any other bad variable.
+  if (env.REDIS_URL && env.REDIS_CLUSTER_NODES) {
+    problems.push('REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
+  }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return {
     nodeEnv: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST,
-    redis: { url: e.REDIS_URL || null, keyPrefix: e.REDIS_KEY_PREFIX, timeoutMs: e.STORE_TIMEOUT_MS },
+    redis: {
+      url: e.REDIS_URL || null,
+      clusterNodes: e.REDIS_CLUSTER_NODES ? e.REDIS_CLUSTER_NODES.split(',').map((node) => node.trim()) : null,
+      keyPrefix: e.REDIS_KEY_PREFIX,
+      timeoutMs: e.STORE_TIMEOUT_MS,
+    },
     room: {
       ttlSeconds: e.ROOM_TTL_SECONDS,
       eventLogLength: e.EVENT_LOG_LENGTH,
@@ -339,7 +382,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       wsMessagesPerSecond: e.WS_MESSAGES_PER_SECOND,
       wsMessageBurst: e.WS_MESSAGE_BURST,
       ...developerSurfaces(e.NODE_ENV, {
-        ...(e.GRAPHIQL !== undefined ? { graphiql: e.GRAPHIQL } : {}),
+        // GraphiQL sends text: under TRUSTED_DOCUMENTS=only it could run nothing.
+        ...(e.GRAPHIQL !== undefined ? { graphiql: e.GRAPHIQL } : e.TRUSTED_DOCUMENTS === 'only' ? { graphiql: false } : {}),
         ...(e.INTROSPECTION !== undefined ? { introspection: e.INTROSPECTION } : {}),
         ...(e.FIELD_SUGGESTIONS !== undefined ? { fieldSuggestions: e.FIELD_SUGGESTIONS } : {}),
         ...(e.CORS_ORIGINS !== undefined ? { corsOrigins: e.CORS_ORIGINS } : {}),
@@ -347,6 +391,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     authMode: e.AUTH_MODE ?? 'dev',
+    trustedDocuments: { mode: e.TRUSTED_DOCUMENTS, manifests: e.TRUSTED_DOCUMENTS_MANIFESTS },
     jwt:
       e.AUTH_MODE === 'jwt'
         ? {
@@ -389,6 +434,10 @@ function jwtProblems(e: z.infer<typeof envSchema>): string[] {
   if (!e.JWT_SECRET && !e.JWT_JWKS_URL) return ['JWT_SECRET, JWT_JWKS_URL: AUTH_MODE=jwt needs one of them (HS256 secret, or the key set URL of an identity provider)'];
   // RFC 7518 §3.2: an HS256 key of at least 256 bits.
   if (e.JWT_SECRET && e.JWT_SECRET.length < 32) return ['JWT_SECRET: must be at least 32 characters (HS256 needs a 256-bit key)'];
+  // A placeholder ("xxxx…", a padded short word) has the length of a key and none of its strength.
+  if (e.JWT_SECRET && (e.JWT_SECRET.trim() !== e.JWT_SECRET || new Set(e.JWT_SECRET).size < 10)) {
+    return ['JWT_SECRET: looks like a placeholder (spaces at an end, or fewer than 10 different characters); generate one with `openssl rand -base64 48`'];
+  }
   return [];
 }
 

@@ -1,6 +1,6 @@
-/** Picks the store: Redis when REDIS_URL is set, else the embedded in-memory one. */
+/** Picks the store: Redis when REDIS_URL or REDIS_CLUSTER_NODES is set, else the embedded in-memory one. */
 import { once } from 'node:events';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { PresenceStore } from '../ports/presence-store.js';
@@ -10,6 +10,8 @@ import type { RoomStore } from '../ports/room-store.js';
 import { MemoryPresenceStore } from './memory-presence-store.js';
 import { MemoryResolutionOutbox } from './memory-resolution-outbox.js';
 import { createMemoryAdapters } from './memory-room-store.js';
+import { ClusterResolutionOutbox } from './redis-cluster-outbox.js';
+import { createRedisConnections } from './redis-connections.js';
 import { type RedisKeys, redisKeys } from './redis-keys.js';
 import { RedisPresenceStore } from './redis-presence-store.js';
 import { RedisRoomEvents } from './redis-room-events.js';
@@ -23,7 +25,7 @@ export interface Adapters {
   /** Resolutions waiting for the webhook; recorded by store commits only when a webhook is configured. */
   outbox: ResolutionOutbox;
   /** The Redis command connection and key names, for what else is shared across instances (rate limits). */
-  redis?: { client: Redis; keys: RedisKeys };
+  redis?: { client: Redis | Cluster; keys: RedisKeys };
   /** "redis" or "memory", for the start-up message. */
   kind: 'redis' | 'memory';
   close(): Promise<void>;
@@ -31,55 +33,36 @@ export interface Adapters {
 
 export async function createAdapters(config: Config, logger: Logger): Promise<Adapters> {
   const { room } = config;
-  if (!config.redis.url) {
+  if (!config.redis.url && !config.redis.clusterNodes) {
     const outbox = new MemoryResolutionOutbox();
     const { store, events } = createMemoryAdapters({ ...room, ...(config.resolutionWebhook ? { outbox } : {}) });
     const presence = new MemoryPresenceStore();
     return { store, events, presence, outbox, kind: 'memory', close: async () => (await store.close(), events.close()) };
   }
-  const common: RedisOptions = {
-    connectTimeout: 2000,
-    // Keep trying, at most a second apart, so the service recovers by itself when Redis is back.
-    retryStrategy: (attempt) => Math.min(100 * attempt, 1000),
-  };
-  // Commands fail at once while Redis is away, and after timeoutMs when it does not answer.
-  const client = new Redis(config.redis.url, {
-    ...common,
-    enableOfflineQueue: false,
-    commandTimeout: config.redis.timeoutMs,
-    maxRetriesPerRequest: 0,
-    autoResendUnfulfilledCommands: false,
-    // Commands issued in the same tick (many rooms writing at once) share one socket write.
-    enableAutoPipelining: true,
-  });
-  // The subscriber queues (un)subscribes while away and re-subscribes its channels when back.
-  const subscriber = new Redis(config.redis.url, { ...common, maxRetriesPerRequest: null });
-  for (const [name, connection] of [['command', client], ['subscriber', subscriber]] as const) {
-    let down = false;
-    connection.on('error', (error: Error) => {
-      if (!down) logger.warn({ connection: name, err: error.message }, 'Redis connection lost; retrying');
-      down = true;
-    });
-    connection.on('ready', () => {
-      if (down) logger.info({ connection: name }, 'Redis connection back');
-      down = false;
-    });
-  }
+  const connections = createRedisConnections(config.redis, logger);
+  const { client, subscriber, cluster } = connections;
   await Promise.race([once(client, 'ready'), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
   if (client.status !== 'ready') logger.warn('Redis is not answering yet; operations fail with STORE_UNAVAILABLE until it does');
   const keys = redisKeys(config.redis.keyPrefix);
   // Every script is defined before the first command: an auto-pipeline copies the client's scripts
   // when it is created, and one created earlier fails on a script defined later (ioredis #1931).
   // RedisRoomStore sends TIME as it is built, so it comes last.
-  const presence = new RedisPresenceStore({ client, keys, ttlSeconds: room.ttlSeconds });
-  const outbox = new RedisResolutionOutbox({ client, keys, ttlSeconds: room.ttlSeconds });
-  const store = new RedisRoomStore({ client, keys, ...room, timeoutMs: config.redis.timeoutMs, recordResolutions: !!config.resolutionWebhook });
+  // On a Cluster every adapter call carries its own timer too (the Cluster client's retries can
+  // outlast a node's commandTimeout); a single Redis's commandTimeout is enough there.
+  const timeoutMs = cluster ? config.redis.timeoutMs : undefined;
+  const presence = new RedisPresenceStore({ client, keys, ttlSeconds: room.ttlSeconds, timeoutMs, cluster });
+  const outbox = cluster
+    ? new ClusterResolutionOutbox({ client, keys, ttlSeconds: room.ttlSeconds, timeoutMs })
+    : new RedisResolutionOutbox({ client, keys, ttlSeconds: room.ttlSeconds, timeoutMs });
+  const store = new RedisRoomStore({ client, keys, ...room, timeoutMs: config.redis.timeoutMs, recordResolutions: !!config.resolutionWebhook, cluster });
   const events = new RedisRoomEvents({
     subscriber,
     keys,
+    sharded: cluster,
     subscribeTimeoutMs: config.redis.timeoutMs,
     onError: (error) => logger.warn({ err: error }, 'a message on a room channel that is not a batch'),
   });
+  const repair = outbox instanceof ClusterResolutionOutbox && config.resolutionWebhook ? repairOutbox(outbox, logger) : undefined;
   return {
     store,
     events,
@@ -88,10 +71,25 @@ export async function createAdapters(config: Config, logger: Logger): Promise<Ad
     redis: { client, keys },
     kind: 'redis',
     close: async () => {
+      clearInterval(repair);
       await events.close();
       await store.close();
-      client.disconnect();
-      subscriber.disconnect();
+      connections.disconnect();
     },
   };
+}
+
+/** How often each instance looks for resolutions a crash left out of the Cluster's outbox index. */
+const OUTBOX_REPAIR_MS = 60_000;
+
+function repairOutbox(outbox: ClusterResolutionOutbox, logger: Logger): NodeJS.Timeout {
+  const run = () =>
+    outbox.repair().then(
+      (added) => added > 0 && logger.warn({ added }, 'resolution outbox: pending deliveries put back into the index'),
+      (error: unknown) => logger.warn({ err: error }, 'resolution outbox repair failed; retried later'),
+    );
+  void run();
+  const timer = setInterval(run, OUTBOX_REPAIR_MS);
+  timer.unref();
+  return timer;
 }

@@ -140,6 +140,10 @@ export class MemoryRoomStore implements RoomStore {
     return { epoch: entry.room.epoch, version: entry.room.version, events, hasMore: last !== undefined && last < entry.room.version };
   }
 
+  async ping(): Promise<void> {
+    // In this process: always there.
+  }
+
   async close(): Promise<void> {
     this.rooms.clear();
     this.requests.clear();

@@ -28,6 +28,10 @@ export interface RedisKeys {
    * id, body, state (pending | delivered | failed), attempts, lastError, at.
    */
   outboxEntry(transactionId: string, epoch: string): string;
+  /** SCAN pattern of every outbox entry (with other keys that match it: check with parseOutboxEntry). */
+  outboxEntryPattern: string;
+  /** The room and epoch of an outbox entry's key, or null for any other key. */
+  parseOutboxEntry(key: string): { transactionId: string; epoch: string } | null;
   /** Sorted set of deliveries to make, member `outboxMember`, scored by when due or when the lease ends (Redis clock, ms). */
   outboxDue: string;
   /** Hash: per delivery still to make, `<member>` attempts counted and `lease:<member>` its last lease. */
@@ -61,6 +65,13 @@ export function redisKeys(prefix: string): RedisKeys {
     presenceClaims: `${prefix}{presence}:claims`,
     presenceRooms: (owner) => `${prefix}{presence}:rooms:${owner}`,
     outboxEntry: (id, epoch) => `${tag(id)}:outbox:${epoch}`,
+    // The prefix's own glob characters are escaped, so that it matches only itself.
+    outboxEntryPattern: `${prefix.replace(/[*?[\]\\]/g, '\\$&')}{*}:outbox:*`,
+    parseOutboxEntry: (key) => {
+      if (!key.startsWith(`${prefix}{`)) return null;
+      const match = /^\{([^{}]+)\}:outbox:(.+)$/.exec(key.slice(prefix.length));
+      return match ? { transactionId: match[1]!, epoch: match[2]! } : null;
+    },
     // The outbox's global keys share one slot, so a claim is one script.
     outboxDue: `${prefix}{outbox}:due`,
     outboxAttempts: `${prefix}{outbox}:attempts`,

@@ -87,3 +87,60 @@ redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('HSET', KEYS[4], 'state', 'pending', 'attempts', 0)
 return 1
 `;
+
+/*
+ * On a Redis Cluster an entry lives in its room's slot and the index in the `{outbox}` slot, so no
+ * script may touch both: each settle splits into an entry step and an index step (README, "After the
+ * agreement"). The index steps below are the scripts above without the entry; entrySettleScript is
+ * the entry step.
+ */
+
+/** KEYS: due, attempts. ARGV: member, lease. Returns 1, or 0 when the lease is no longer the caller's. */
+export const indexDeliveredScript = `
+if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '-1') ~= tonumber(ARGV[2]) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1], 'lease:' .. ARGV[1])
+return 1
+`;
+
+/** KEYS: due, attempts. ARGV: member, lease, delayMs. Returns attempts counted, or -1 when the lease is no longer the caller's. */
+export const indexRetryLaterScript = `
+if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '-1') ~= tonumber(ARGV[2]) then return -1 end
+${nowMs}
+redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[3]), ARGV[1])
+return tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+`;
+
+/** KEYS: due, attempts, failed. ARGV: member, lease. Returns 1, or 0 when the lease is no longer the caller's. */
+export const indexFailedScript = `
+if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '-1') ~= tonumber(ARGV[2]) then return 0 end
+${nowMs}
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1], 'lease:' .. ARGV[1])
+redis.call('ZADD', KEYS[3], now, ARGV[1])
+return 1
+`;
+
+/** KEYS: due, attempts, failed. ARGV: member. Returns 1, or 0 when the delivery is not a failed one. */
+export const indexRequeueScript = `
+if not redis.call('ZSCORE', KEYS[3], ARGV[1]) then return 0 end
+${nowMs}
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1], 'lease:' .. ARGV[1])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+return 1
+`;
+
+/**
+ * KEYS: entry. ARGV: state ('' = keep), attempts, lastError ('' = keep), ttlSeconds (0 = none).
+ * Writes an entry that exists (a lost one is not made up); `at` becomes now. Returns 1, or 0 when absent.
+ */
+export const entrySettleScript = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+${nowMs}
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'state', ARGV[1], 'at', now) end
+redis.call('HSET', KEYS[1], 'attempts', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'lastError', ARGV[3]) end
+if tonumber(ARGV[4]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[4]) end
+return 1
+`;

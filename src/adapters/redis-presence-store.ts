@@ -23,6 +23,10 @@ export interface RedisPresenceOptions {
   keys: RedisKeys;
   /** Seconds a room's presence hash lives after its last hold: the room's own TTL. */
   ttlSeconds: number;
+  /** STORE_TIMEOUT_MS: a call still unanswered by then fails with STORE_UNAVAILABLE (bounds a Cluster's retries). */
+  timeoutMs?: number;
+  /** On a Redis Cluster: the owner's room list and the room's presence hash are on different shards. */
+  cluster?: boolean;
 }
 
 type Reply = Array<string | number>;
@@ -51,11 +55,20 @@ export class RedisPresenceStore implements PresenceStore {
     this.scripts = client as unknown as ScriptedClient;
   }
 
+  private call<T>(run: () => Promise<T>): Promise<T> {
+    return storeCall(run, this.options.timeoutMs);
+  }
+
   async hold(transactionId: string, userId: string, owner: string): Promise<PresenceChange> {
     const { client, keys, ttlSeconds } = this.options;
+    if (this.options.cluster) {
+      // The two keys live on different shards, which keep no order between them: list the room first.
+      await this.call(() => client.sadd(keys.presenceRooms(owner), transactionId));
+      return change(await this.call(() => this.scripts.crPresenceHold(keys.presence(transactionId), userId, owner, ttlSeconds)));
+    }
     // Sent together (one write with auto-pipelining, in this order on one node): a crash can leave the
     // room listed without a hold, which a sweep skips, but never a hold that no sweep would find.
-    const [, reply] = await storeCall(() =>
+    const [, reply] = await this.call(() =>
       Promise.all([
         client.sadd(keys.presenceRooms(owner), transactionId),
         this.scripts.crPresenceHold(keys.presence(transactionId), userId, owner, ttlSeconds),
@@ -65,45 +78,45 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async release(transactionId: string, userId: string, owner: string): Promise<PresenceChange> {
-    return change(await storeCall(() => this.scripts.crPresenceRelease(this.options.keys.presence(transactionId), userId, owner)));
+    return change(await this.call(() => this.scripts.crPresenceRelease(this.options.keys.presence(transactionId), userId, owner)));
   }
 
   async dropRoom(owner: string, transactionId: string): Promise<void> {
-    await storeCall(() => this.options.client.srem(this.options.keys.presenceRooms(owner), transactionId));
+    await this.call(() => this.options.client.srem(this.options.keys.presenceRooms(owner), transactionId));
   }
 
   async read(transactionId: string, userIds: readonly string[]): Promise<PresenceMark[]> {
     if (userIds.length === 0) return [];
     const fields = userIds.flatMap((id) => [`n:${id}`, `s:${id}`]);
-    const values = await storeCall(() => this.options.client.hmget(this.options.keys.presence(transactionId), ...fields));
+    const values = await this.call(() => this.options.client.hmget(this.options.keys.presence(transactionId), ...fields));
     return userIds.map((_, i) => ({ online: Number(values[2 * i] ?? 0) > 0, seq: Number(values[2 * i + 1] ?? 0) }));
   }
 
   async register(owner: string): Promise<void> {
-    await storeCall(() => this.scripts.crPresenceRegister(this.options.keys.presenceOwners, owner));
+    await this.call(() => this.scripts.crPresenceRegister(this.options.keys.presenceOwners, owner));
   }
 
   async heartbeat(owner: string): Promise<boolean> {
     const { keys } = this.options;
-    return (await storeCall(() => this.scripts.crPresenceHeartbeat(keys.presenceOwners, keys.presenceClaims, owner))) === 1;
+    return (await this.call(() => this.scripts.crPresenceHeartbeat(keys.presenceOwners, keys.presenceClaims, owner))) === 1;
   }
 
   async claimStale(staleMs: number, max: number): Promise<string[]> {
     const { keys } = this.options;
-    return storeCall(() => this.scripts.crPresenceClaimStale(keys.presenceOwners, keys.presenceClaims, staleMs, max));
+    return this.call(() => this.scripts.crPresenceClaimStale(keys.presenceOwners, keys.presenceClaims, staleMs, max));
   }
 
   async roomsOf(owner: string): Promise<string[]> {
-    return storeCall(() => this.options.client.smembers(this.options.keys.presenceRooms(owner)));
+    return this.call(() => this.options.client.smembers(this.options.keys.presenceRooms(owner)));
   }
 
   async releaseOwner(transactionId: string, owner: string): Promise<string[]> {
-    return storeCall(() => this.scripts.crPresenceReleaseOwner(this.options.keys.presence(transactionId), owner));
+    return this.call(() => this.scripts.crPresenceReleaseOwner(this.options.keys.presence(transactionId), owner));
   }
 
   async forget(owner: string): Promise<void> {
     const { keys } = this.options;
-    await storeCall(() => this.scripts.crPresenceForget(keys.presenceOwners, keys.presenceClaims, keys.presenceRooms(owner), owner));
+    await this.call(() => this.scripts.crPresenceForget(keys.presenceOwners, keys.presenceClaims, keys.presenceRooms(owner), owner));
   }
 }
 

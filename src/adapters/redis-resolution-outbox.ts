@@ -17,6 +17,8 @@ export interface RedisOutboxOptions {
   keys: RedisKeys;
   /** Seconds a delivered entry is kept for audits: the room's own TTL. */
   ttlSeconds: number;
+  /** STORE_TIMEOUT_MS: a call still unanswered by then fails with STORE_UNAVAILABLE (bounds a Cluster's retries). */
+  timeoutMs?: number;
 }
 
 interface ScriptedClient {
@@ -28,9 +30,9 @@ interface ScriptedClient {
 }
 
 export class RedisResolutionOutbox implements ResolutionOutbox {
-  private readonly scripts: ScriptedClient;
+  protected readonly scripts: ScriptedClient;
 
-  constructor(private readonly options: RedisOutboxOptions) {
+  constructor(protected readonly options: RedisOutboxOptions) {
     const { client } = options;
     client.defineCommand('crOutboxClaim', { numberOfKeys: 2, lua: claimScript });
     client.defineCommand('crOutboxDelivered', { numberOfKeys: 3, lua: deliveredScript });
@@ -40,14 +42,18 @@ export class RedisResolutionOutbox implements ResolutionOutbox {
     this.scripts = client as unknown as ScriptedClient;
   }
 
+  protected call<T>(run: () => Promise<T>): Promise<T> {
+    return storeCall(run, this.options.timeoutMs);
+  }
+
   async claimDue(max: number, leaseMs: number): Promise<ClaimedDelivery[]> {
     const { keys, client } = this.options;
-    const reply = await storeCall(() => this.scripts.crOutboxClaim(keys.outboxDue, keys.outboxAttempts, max, leaseMs));
+    const reply = await this.call(() => this.scripts.crOutboxClaim(keys.outboxDue, keys.outboxAttempts, max, leaseMs));
     const claims: ClaimedDelivery[] = [];
     for (let i = 0; i + 2 < reply.length; i += 3) {
       const key = String(reply[i]);
       const { transactionId, epoch } = parseOutboxMember(key);
-      const [webhookId, body, state] = await storeCall(() => client.hmget(keys.outboxEntry(transactionId, epoch), 'id', 'body', 'state'));
+      const [webhookId, body, state] = await this.call(() => client.hmget(keys.outboxEntry(transactionId, epoch), 'id', 'body', 'state'));
       const claim = { key, transactionId, epoch, webhookId: webhookId ?? '', body: body ?? '', attempt: Number(reply[i + 2]), lease: Number(reply[i + 1]) };
       // Delivered already (the holder died between the two steps of a Cluster settle), or lost with its
       // data: nothing to send; settle it so that nobody claims it again.
@@ -63,14 +69,14 @@ export class RedisResolutionOutbox implements ResolutionOutbox {
   async delivered(claim: ClaimedDelivery): Promise<boolean> {
     const { keys, ttlSeconds } = this.options;
     const entry = keys.outboxEntry(claim.transactionId, claim.epoch);
-    return (await storeCall(() => this.scripts.crOutboxDelivered(keys.outboxDue, keys.outboxAttempts, entry, claim.key, claim.lease, ttlSeconds))) === 1;
+    return (await this.call(() => this.scripts.crOutboxDelivered(keys.outboxDue, keys.outboxAttempts, entry, claim.key, claim.lease, ttlSeconds))) === 1;
   }
 
   async retryLater(claim: ClaimedDelivery, delayMs: number, error: string): Promise<boolean> {
     const { keys } = this.options;
     const entry = keys.outboxEntry(claim.transactionId, claim.epoch);
     return (
-      (await storeCall(() =>
+      (await this.call(() =>
         this.scripts.crOutboxRetryLater(keys.outboxDue, keys.outboxAttempts, entry, claim.key, claim.lease, Math.max(0, Math.round(delayMs)), error),
       )) === 1
     );
@@ -80,17 +86,17 @@ export class RedisResolutionOutbox implements ResolutionOutbox {
     const { keys } = this.options;
     const entry = keys.outboxEntry(claim.transactionId, claim.epoch);
     return (
-      (await storeCall(() => this.scripts.crOutboxFailed(keys.outboxDue, keys.outboxAttempts, keys.outboxFailed, entry, claim.key, claim.lease, error))) === 1
+      (await this.call(() => this.scripts.crOutboxFailed(keys.outboxDue, keys.outboxAttempts, keys.outboxFailed, entry, claim.key, claim.lease, error))) === 1
     );
   }
 
   async listFailed(max: number): Promise<FailedDelivery[]> {
     const { keys, client } = this.options;
-    const members = await storeCall(() => client.zrevrange(keys.outboxFailed, 0, max - 1));
+    const members = await this.call(() => client.zrevrange(keys.outboxFailed, 0, max - 1));
     const out: FailedDelivery[] = [];
     for (const key of members) {
       const { transactionId, epoch } = parseOutboxMember(key);
-      const [id, attempts, lastError, at] = await storeCall(() => client.hmget(keys.outboxEntry(transactionId, epoch), 'id', 'attempts', 'lastError', 'at'));
+      const [id, attempts, lastError, at] = await this.call(() => client.hmget(keys.outboxEntry(transactionId, epoch), 'id', 'attempts', 'lastError', 'at'));
       out.push({
         key,
         transactionId,
@@ -108,10 +114,10 @@ export class RedisResolutionOutbox implements ResolutionOutbox {
     const { keys } = this.options;
     const { transactionId, epoch } = parseOutboxMember(key);
     const entry = keys.outboxEntry(transactionId, epoch);
-    return (await storeCall(() => this.scripts.crOutboxRequeue(keys.outboxDue, keys.outboxAttempts, keys.outboxFailed, entry, key))) === 1;
+    return (await this.call(() => this.scripts.crOutboxRequeue(keys.outboxDue, keys.outboxAttempts, keys.outboxFailed, entry, key))) === 1;
   }
 
   async pendingCount(): Promise<number> {
-    return storeCall(() => this.options.client.zcard(this.options.keys.outboxDue));
+    return this.call(() => this.options.client.zcard(this.options.keys.outboxDue));
   }
 }

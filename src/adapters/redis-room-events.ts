@@ -2,6 +2,8 @@
  * Live fan-out across instances on a dedicated ioredis subscriber connection: one SUBSCRIBE per room
  * per instance, whatever the number of local subscribers; each message is parsed once per instance
  * and handed to every local listener in one loop. The batches are published by the commit script.
+ * On a Redis Cluster the same with sharded pub/sub (SSUBSCRIBE, 'smessage'): the room's channel lives
+ * on the shard of the room's slot, where the commit script SPUBLISHes it, and no other shard hears it.
  *
  * ioredis itself is the pub/sub client here (its subscribe resolves once Redis confirmed, it
  * re-subscribes after a reconnect). graphql-redis-subscriptions added nothing this needs, sent an
@@ -20,6 +22,8 @@ export interface RedisEventsOptions {
   keys: RedisKeys;
   /** Milliseconds to wait for Redis to confirm a subscription before failing with STORE_UNAVAILABLE. */
   subscribeTimeoutMs: number;
+  /** Sharded pub/sub (a Cluster built with `shardedSubscribers: true`); default false: SUBSCRIBE. */
+  sharded?: boolean;
   /** Called with a message that is not a batch (never published by this service). */
   onError?(error: unknown): void;
 }
@@ -42,7 +46,7 @@ export class RedisRoomEvents implements RoomEvents {
 
   constructor(private readonly options: RedisEventsOptions) {
     const { subscriber } = options;
-    subscriber.on('message', (channel: string, message: string) => {
+    subscriber.on(options.sharded ? 'smessage' : 'message', (channel: string, message: string) => {
       const room = this.rooms.get(channel);
       if (!room || room.listeners.size === 0) return;
       let batch: EventBatch;
@@ -53,6 +57,16 @@ export class RedisRoomEvents implements RoomEvents {
       }
       for (const listener of room.listeners) listener.onBatch(batch);
     });
+    if (options.sharded) {
+      // ioredis's sharded subscriber group emits this once it has sent the SSUBSCRIBEs again on the
+      // shards' current masters (after a node was lost or a failover moved slots). Batches published
+      // in between never arrive: every listener checks its log. A batch committed between this and
+      // the SSUBSCRIBE's arrival shows as a version jump at the next batch, which reads the log too.
+      subscriber.on('subscribersReady', () => {
+        for (const listener of this.listeners) listener.onResync?.();
+      });
+      return;
+    }
     // After a lost connection, batches published meanwhile never arrive: every listener checks its log.
     subscriber.on('close', () => {
       this.lost = true;
@@ -96,7 +110,8 @@ export class RedisRoomEvents implements RoomEvents {
 
   private openRoom(channel: string): LocalRoom {
     const room: LocalRoom = { channel, listeners: new Set(), ready: false, confirmed: Promise.resolve() };
-    room.confirmed = this.options.subscriber.subscribe(channel).then(() => {
+    const { subscriber, sharded } = this.options;
+    room.confirmed = (sharded ? subscriber.ssubscribe(channel) : subscriber.subscribe(channel)).then(() => {
       room.ready = true;
       // Everyone left while the SUBSCRIBE was on its way.
       this.releaseIfUnused(room);
@@ -116,7 +131,8 @@ export class RedisRoomEvents implements RoomEvents {
     if (room.listeners.size > 0 || !room.ready || this.rooms.get(room.channel) !== room) return;
     this.rooms.delete(room.channel);
     // On a lost connection the channel goes with it; ioredis only re-subscribes what is still wanted.
-    this.options.subscriber.unsubscribe(room.channel).catch(() => undefined);
+    const { subscriber, sharded } = this.options;
+    (sharded ? subscriber.sunsubscribe(room.channel) : subscriber.unsubscribe(room.channel)).catch(() => undefined);
   }
 
   private async withTimeout<T>(promise: Promise<T>): Promise<T> {

@@ -10,7 +10,7 @@ import { emptyRoom, type RoomState } from '../domain/room.js';
 import { DomainError, StoreUnavailableError } from '../errors.js';
 import type { CommitResult, HistoryPage, LogRead, RequestKey, RoomCommit, RoomStore, StoredRoom } from '../ports/room-store.js';
 import { outboxMember, type RedisKeys } from './redis-keys.js';
-import { commitScript, loadIfChangedScript, loadScript, readHistoryScript, readSinceScript } from './redis-scripts.js';
+import { clusterCommitScript, commitScript, loadIfChangedScript, loadScript, readHistoryScript, readSinceScript } from './redis-scripts.js';
 
 export interface RedisStoreOptions {
   /** The command connection (never the subscriber). Built with `enableOfflineQueue: false` and a `commandTimeout`, so an unreachable Redis fails fast. */
@@ -29,6 +29,8 @@ export interface RedisStoreOptions {
   /** The client's commandTimeout: a commit still unexecuted this long after it was sent writes nothing. */
   timeoutMs: number;
   newEpoch?: () => string;
+  /** On a Redis Cluster: SPUBLISH, and the outbox index written after the commit (another shard). Default false. */
+  cluster?: boolean;
 }
 
 type Reply = Array<string | number | null>;
@@ -50,7 +52,7 @@ export class RedisRoomStore implements RoomStore {
   constructor(private readonly options: RedisStoreOptions) {
     const { client } = options;
     client.defineCommand('crLoad', { numberOfKeys: 2, lua: loadScript });
-    client.defineCommand('crCommit', { numberOfKeys: 5, lua: commitScript });
+    client.defineCommand('crCommit', { numberOfKeys: 5, lua: options.cluster ? clusterCommitScript : commitScript });
     client.defineCommand('crReadSince', { numberOfKeys: 2, lua: readSinceScript });
     client.defineCommand('crReadHistory', { numberOfKeys: 2, lua: readHistoryScript });
     client.defineCommand('crLoadIfChanged', { numberOfKeys: 1, lua: loadIfChangedScript });
@@ -109,7 +111,7 @@ export class RedisRoomStore implements RoomStore {
         requestKey,
         // Without a resolution the script still needs keys of the room's slot; they are never touched.
         resolution ? keys.outboxEntry(transactionId, resolution.epoch) : requestKey,
-        resolution ? keys.outboxDue : requestKey,
+        resolution && !this.options.cluster ? keys.outboxDue : requestKey,
         commit.baseRevision,
         room ? JSON.stringify(room) : '',
         room?.version ?? 0,
@@ -129,9 +131,25 @@ export class RedisRoomStore implements RoomStore {
     );
     const [status, stateOrRev, rev] = reply;
     if (status === 'expired') throw new StoreUnavailableError('the commit reached Redis after its deadline; nothing was written');
-    if (status === 'ok') return { status: 'committed', revision: Number(stateOrRev) };
+    if (status === 'ok') {
+      if (resolution && this.options.cluster) await this.indexResolution(outboxMember(transactionId, resolution.epoch));
+      return { status: 'committed', revision: Number(stateOrRev) };
+    }
     const current = { ...this.toStored(transactionId, (stateOrRev as string | null) ?? null, rev ?? 0), requestDone: status === 'duplicate' };
     return { status: status === 'duplicate' ? 'duplicate' : 'conflict', current };
+  }
+
+  /**
+   * On a Cluster, the resolution's place in the `{outbox}` index, on another shard than the room. The
+   * commit has happened whatever this does, so a failure is left to the outbox's repair pass (which
+   * finds pending entries outside the index) rather than turned into an error that says nothing was written.
+   */
+  private async indexResolution(member: string): Promise<void> {
+    const { client, keys, timeoutMs } = this.options;
+    // Due now on Redis's clock; a second early, since the offset is measured to a round trip and a
+    // claim made at once must find it.
+    const due = Math.round(Date.now() + this.clockOffsetMs) - 1000;
+    await storeCall(() => client.zadd(keys.outboxDue, 'NX', due, member), timeoutMs).catch(() => undefined);
   }
 
   async readSince(transactionId: string, afterVersion: number, epoch?: string): Promise<LogRead> {
@@ -173,19 +191,42 @@ export class RedisRoomStore implements RoomStore {
       : this.options.keys.request(transactionId, '', '');
   }
 
+  /** Answers once Redis (every master of a Cluster) answers; throws StoreUnavailableError otherwise. */
+  async ping(): Promise<void> {
+    const { client, timeoutMs } = this.options;
+    // A Cluster sends PING to one node: ask each master, so that a lost shard is not missed.
+    const nodes = 'nodes' in client ? client.nodes('master') : [client];
+    if (nodes.length === 0) throw new StoreUnavailableError('no Redis Cluster master known');
+    await storeCall(() => Promise.all(nodes.map((node) => node.ping())), timeoutMs);
+  }
+
   private call<T>(run: () => Promise<T>): Promise<T> {
-    return storeCall(run);
+    // A single Redis's commandTimeout bounds its calls already: no timer per call there.
+    return storeCall(run, this.options.cluster ? this.options.timeoutMs : undefined);
   }
 }
 
-/** Runs a Redis call; a Redis that cannot answer now becomes StoreUnavailableError, a script bug stays itself. */
-export async function storeCall<T>(run: () => Promise<T>): Promise<T> {
+/**
+ * Runs a Redis call; a Redis that cannot answer now becomes StoreUnavailableError, a script bug stays
+ * itself. With timeoutMs, a call still unanswered by then fails too: a single Redis's commandTimeout
+ * already does that, a Cluster's redirections and retries can outlast it.
+ */
+export async function storeCall<T>(run: () => Promise<T>, timeoutMs?: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return await run();
+    if (timeoutMs === undefined) return await run();
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailableError(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    const call = run();
+    call.catch(() => undefined); // rejected after the timeout won: already answered
+    return await Promise.race([call, timeout]);
   } catch (error) {
     if (error instanceof DomainError) throw error;
     const reply = error instanceof Error && error.name === 'ReplyError';
     if (reply && !unavailableReply.test((error as Error).message)) throw error;
     throw new StoreUnavailableError(error);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -110,3 +110,17 @@ local entries = redis.call('XRANGE', KEYS[2], (after + 1) .. '-0', '+', 'COUNT',
 for i = 1, #entries do out[#out + 1] = entries[i][2][2] end
 return out
 `;
+
+/**
+ * The commit script for a Redis Cluster: the same, but the batch goes out by SPUBLISH (sharded pub/sub:
+ * only the room's shard carries it, where PUBLISH is broadcast to every node of the cluster), and
+ * the resolution's entry is written without its place in the `{outbox}` index, which is on another
+ * shard: the store adds it right after (src/adapters/redis-room-store.ts), and the outbox's repair
+ * pass finds an entry a crash left out of the index. KEYS[5] is then any key of the room's slot.
+ */
+export const clusterCommitScript = commitScript
+  .replace("redis.call('PUBLISH', ARGV[7], ARGV[8])", "redis.call('SPUBLISH', ARGV[7], ARGV[8])")
+  .replace("    redis.call('ZADD', KEYS[5], 'NX', ms, ARGV[14])\n", '');
+if (clusterCommitScript.includes("'PUBLISH'") || clusterCommitScript.includes('KEYS[5]')) {
+  throw new Error('clusterCommitScript: the commit script changed; update its Cluster variant');
+}

@@ -3,7 +3,7 @@
  * HTTP and SSE send `Authorization: Bearer <token>`; graphql-ws sends it as
  * `connectionParams.authorization`. The development headers and connectionParams are never read here.
  */
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, errors, type JWTHeaderParameters, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { JwtConfig } from '../config.js';
 import { parseTransactionGrant } from './grant.js';
 import { type Authentication, type Authenticator, type Identity, validUserId } from './identity.js';
@@ -19,6 +19,8 @@ const maxTokenLength = 8192;
  * removed from a JWKS stops counting within that time.
  */
 const rememberedTokens = 10_000;
+/** And at most this many characters of tokens in all (tokens can be 8 KiB each: 80 MB by count alone). */
+const rememberedChars = 4 * 1024 * 1024;
 const rememberMs = 5 * 60_000;
 
 const missing = (where: string): Authentication => ({ identity: null, failure: `Send a JWT: ${where}.` });
@@ -48,10 +50,40 @@ export interface JwtAuthenticatorOptions extends JwtConfig {
   onKeysUnavailable?(error: unknown): void;
 }
 
+/** After a failed key set fetch, how long requests that would fetch again are refused without trying. */
+const maxFetchBackoffMs = 5000;
+
+/**
+ * jose's remote key set fetches again for every token with an unknown kid while its last fetch failed
+ * (its cooldown starts only after a success): a provider that is down would be asked once per request,
+ * and the operator told once per request. Here a failure is remembered for a short while: tokens signed
+ * with a key already held still verify, the others are refused at once, and the operator is told once.
+ */
+function throttledKeySet(url: URL, cooldownMs: number, onFailure: (error: unknown) => void): JWTVerifyGetKey {
+  const remote = createRemoteJWKSet(url, { cooldownDuration: cooldownMs, timeoutDuration: 5000 });
+  const backoffMs = Math.min(cooldownMs, maxFetchBackoffMs);
+  let failedAt = -Infinity;
+  let failure: unknown;
+  const holdsKeyFor = (header: JWTHeaderParameters) => remote.fresh && (remote.jwks()?.keys ?? []).some((k) => header.kid === undefined || k.kid === header.kid);
+  return async (header, token) => {
+    if (Date.now() - failedAt < backoffMs && !holdsKeyFor(header)) throw failure;
+    try {
+      return await remote(header, token);
+    } catch (error) {
+      if (keysUnavailable(error)) {
+        failedAt = Date.now();
+        failure = error;
+        onFailure(error);
+      }
+      throw error;
+    }
+  };
+}
+
 export function jwtAuthenticator(options: JwtAuthenticatorOptions): Authenticator {
   const key: Uint8Array | JWTVerifyGetKey = options.secret
     ? new TextEncoder().encode(options.secret)
-    : createRemoteJWKSet(new URL(options.jwksUrl ?? ''), { cooldownDuration: options.jwksCooldownMs, timeoutDuration: 5000 });
+    : throttledKeySet(new URL(options.jwksUrl ?? ''), options.jwksCooldownMs, (error) => options.onKeysUnavailable?.(error));
   const verifyOptions = {
     algorithms: options.secret ? ['HS256'] : ['RS256', 'ES256'],
     clockTolerance: options.clockSkewSeconds,
@@ -61,18 +93,25 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): Authenticato
   };
 
   const remembered = new Map<string, { identity: Identity; until: number }>();
+  let rememberedLength = 0;
+  const forget = (token: string) => {
+    if (remembered.delete(token)) rememberedLength -= token.length;
+  };
 
   async function verify(token: string): Promise<Authentication> {
     if (token.length > maxTokenLength) return { identity: null, failure: 'The token is too long.' };
     const known = remembered.get(token);
     if (known && Date.now() <= known.until) return { identity: known.identity };
-    if (known) remembered.delete(token);
+    if (known) forget(token);
     const authentication = await verifyUncached(token);
     const { identity } = authentication;
-    if (identity) {
-      // Insertion order is age order: the oldest entry goes first.
-      if (remembered.size >= rememberedTokens) remembered.delete(remembered.keys().next().value as string);
+    if (identity && !remembered.has(token)) {
+      // Insertion order is age order: the oldest entries go first.
+      while (remembered.size > 0 && (remembered.size >= rememberedTokens || rememberedLength + token.length > rememberedChars)) {
+        forget(remembered.keys().next().value as string);
+      }
       remembered.set(token, { identity, until: Math.min(identity.expiresAt ?? Infinity, Date.now() + rememberMs) });
+      rememberedLength += token.length;
     }
     return authentication;
   }
@@ -83,7 +122,6 @@ export function jwtAuthenticator(options: JwtAuthenticatorOptions): Authenticato
       // Both overloads of jwtVerify (a key, or a key set function) take the same options.
       payload = (await jwtVerify(token, key as Uint8Array, verifyOptions)).payload;
     } catch (error) {
-      if (keysUnavailable(error)) options.onKeysUnavailable?.(error);
       return { identity: null, failure: refusal(error) };
     }
     if (!validUserId(payload.sub)) return { identity: null, failure: 'The token\'s "sub" claim is not a valid user id (1 to 128 characters).' };

@@ -1,22 +1,34 @@
 /**
  * Failed resolution webhooks, for operators: `npm run webhooks -- failed` lists them (one JSON per
  * line, the latest failure first); `npm run webhooks -- retry <key>` puts one back to be delivered
- * from attempt 1. Reads the same environment as the service (REDIS_URL, REDIS_KEY_PREFIX).
+ * from attempt 1. Reads the same environment as the service (REDIS_URL or REDIS_CLUSTER_NODES,
+ * REDIS_KEY_PREFIX).
  */
-import { Redis } from 'ioredis';
+import { once } from 'node:events';
+import { ClusterResolutionOutbox } from '../adapters/redis-cluster-outbox.js';
+import { createRedisConnections } from '../adapters/redis-connections.js';
 import { redisKeys } from '../adapters/redis-keys.js';
 import { RedisResolutionOutbox } from '../adapters/redis-resolution-outbox.js';
 import { ConfigError, loadConfig } from '../config.js';
 
 async function main(args: string[]): Promise<number> {
   const config = loadConfig(process.env);
-  if (!config.redis.url) {
-    console.error('REDIS_URL is not set: the embedded store keeps its outbox inside the running process (App.webhooks).');
+  if (!config.redis.url && !config.redis.clusterNodes) {
+    console.error('Neither REDIS_URL nor REDIS_CLUSTER_NODES is set: the embedded store keeps its outbox inside the running process (App.webhooks).');
     return 2;
   }
-  const client = new Redis(config.redis.url, { maxRetriesPerRequest: 1 });
+  // The service's own connections: the command client fails fast, so wait until it is ready.
+  const connections = createRedisConnections(config.redis);
+  const { client } = connections;
   try {
-    const outbox = new RedisResolutionOutbox({ client, keys: redisKeys(config.redis.keyPrefix), ttlSeconds: config.room.ttlSeconds });
+    if (client.status !== 'ready') {
+      const timeout = AbortSignal.timeout(5000);
+      await once(client, 'ready', { signal: timeout }).catch(() => {
+        throw new Error('Redis did not answer within 5 s');
+      });
+    }
+    const options = { client, keys: redisKeys(config.redis.keyPrefix), ttlSeconds: config.room.ttlSeconds, timeoutMs: config.redis.timeoutMs };
+    const outbox = connections.cluster ? new ClusterResolutionOutbox(options) : new RedisResolutionOutbox(options);
     const [command, key] = args;
     if (command === 'failed') {
       for (const failed of await outbox.listFailed(Number(key ?? 1000))) console.log(JSON.stringify(failed));
@@ -31,7 +43,7 @@ async function main(args: string[]): Promise<number> {
     console.error('usage: npm run webhooks -- failed [max] | retry <key>   (key as listed, e.g. \'["tx-1","<epoch>"]\')');
     return 2;
   } finally {
-    client.disconnect();
+    connections.disconnect();
   }
 }
 

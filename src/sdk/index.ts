@@ -9,6 +9,7 @@ export {
   type ChangeOptions,
   createRoomClient,
   execute,
+  operationPayload,
   type RoomClient,
   type RoomClientError,
   type RoomClientOptions,

@@ -26,7 +26,14 @@ import {
 
 export type { Room, RoomEvent };
 
-export type RoomClientOptions =
+export type RoomClientOptions = {
+  /**
+   * Send each operation's hash (extensions.persistedQuery) instead of its text, for a server that runs
+   * only trusted documents (TRUSTED_DOCUMENTS=only). The hashes are those of the SDK's
+   * persisted-documents.json, which the server holds.
+   */
+  trustedDocuments?: boolean;
+} & (
   /** A graphql-ws client you made (and dispose). */
   | { client: Client }
   /** Or what the SDK needs to make one: it reconnects forever, with backoff, and `dispose()` closes it. */
@@ -39,7 +46,8 @@ export type RoomClientOptions =
        * expires closes the room (status `closed`, error UNAUTHENTICATED).
        */
       token?: string | (() => string | Promise<string>);
-    } & Partial<Pick<ClientOptions, 'connectionParams' | 'webSocketImpl' | 'retryWait'>>);
+    } & Partial<Pick<ClientOptions, 'connectionParams' | 'webSocketImpl' | 'retryWait'>>)
+);
 
 /**
  * Where the room's stream stands:
@@ -96,12 +104,28 @@ export interface RoomClient {
   dispose(): Promise<void>;
 }
 
+/**
+ * What graphql-ws sends for a document: its text, or with `trustedDocuments` its hash (codegen puts it
+ * in `__meta__.hash`; graphql-ws wants a query string, so the text is left empty).
+ */
+export function operationPayload<V extends Record<string, unknown>>(document: TypedDocumentNode<unknown, V>, variables: V, trustedDocuments = false) {
+  const hash = (document as { __meta__?: { hash?: unknown } }).__meta__?.hash;
+  if (!trustedDocuments) return { query: print(document), variables };
+  if (typeof hash !== 'string') throw new Error('trustedDocuments: this document has no __meta__.hash (run codegen with persistedDocuments)');
+  return { query: '', variables, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } };
+}
+
 /** Runs one query or mutation over the socket; rejects with the GraphQL errors' first message (and `errors`, `code`). */
-export function execute<R, V extends Record<string, unknown>>(client: Client, document: TypedDocumentNode<R, V>, variables: V): Promise<R> {
+export function execute<R, V extends Record<string, unknown>>(
+  client: Client,
+  document: TypedDocumentNode<R, V>,
+  variables: V,
+  options: { trustedDocuments?: boolean } = {},
+): Promise<R> {
   return new Promise((resolve, reject) => {
     let result: R | undefined;
     client.subscribe<R>(
-      { query: print(document), variables },
+      operationPayload(document, variables, options.trustedDocuments),
       {
         next: (value) => {
           if (value.errors?.length) reject(graphQLError(value.errors));
@@ -162,6 +186,9 @@ export function createRoomClient(options: RoomClientOptions): RoomClient {
           shouldRetry: () => true,
         });
 
+  const trustedDocuments = options.trustedDocuments ?? false;
+  const run = <R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V) => execute(client, document, variables, { trustedDocuments });
+
   async function follow(transactionId: string, initial: Room): Promise<RoomHandle> {
     let state = initial;
     let status: RoomConnectionStatus = 'connecting';
@@ -204,7 +231,7 @@ export function createRoomClient(options: RoomClientOptions): RoomClient {
         streamEnded(error);
       };
       const unsubscribe = client.subscribe(
-        { query: print(ConflictRoomEventsDocument), variables: { transactionId, afterVersion: state.version, epoch: state.epoch } },
+        operationPayload(ConflictRoomEventsDocument, { transactionId, afterVersion: state.version, epoch: state.epoch }, trustedDocuments),
         {
           next: (result) => {
             if (result.errors?.length) return end(graphQLError(result.errors));
@@ -243,7 +270,7 @@ export function createRoomClient(options: RoomClientOptions): RoomClient {
       stopEvents?.();
       stopEvents = undefined;
       try {
-        const { conflictRoom } = await execute(client, ConflictRoomDocument, { transactionId });
+        const { conflictRoom } = await run(ConflictRoomDocument, { transactionId });
         if (closed) return;
         state = conflictRoom;
         emit();
@@ -305,12 +332,12 @@ export function createRoomClient(options: RoomClientOptions): RoomClient {
         return () => errorListeners.delete(listener);
       },
       select: async (field, value, opts = {}) =>
-        adopt((await execute(client, SelectFieldDocument, { transactionId, field, value, expectedVersion: opts.expectedVersion ?? null, requestId: requestId(opts) })).selectField),
+        adopt((await run(SelectFieldDocument, { transactionId, field, value, expectedVersion: opts.expectedVersion ?? null, requestId: requestId(opts) })).selectField),
       clear: async (field, opts = {}) =>
-        adopt((await execute(client, ClearFieldDocument, { transactionId, field, expectedVersion: opts.expectedVersion ?? null, requestId: requestId(opts) })).clearField),
-      setReady: async (isReady, opts = {}) => adopt((await execute(client, SetReadyDocument, { transactionId, isReady, requestId: requestId(opts) })).setReady),
+        adopt((await run(ClearFieldDocument, { transactionId, field, expectedVersion: opts.expectedVersion ?? null, requestId: requestId(opts) })).clearField),
+      setReady: async (isReady, opts = {}) => adopt((await run(SetReadyDocument, { transactionId, isReady, requestId: requestId(opts) })).setReady),
       leave: async () => {
-        const { leaveConflictRoom } = await execute(client, LeaveConflictRoomDocument, { transactionId });
+        const { leaveConflictRoom } = await run(LeaveConflictRoomDocument, { transactionId });
         close();
         return leaveConflictRoom;
       },
@@ -320,11 +347,11 @@ export function createRoomClient(options: RoomClientOptions): RoomClient {
 
   return {
     async joinRoom(transactionId, opts = {}) {
-      const { joinConflictRoom } = await execute(client, JoinConflictRoomDocument, { transactionId, userName: opts.userName ?? null });
+      const { joinConflictRoom } = await run(JoinConflictRoomDocument, { transactionId, userName: opts.userName ?? null });
       return follow(transactionId, joinConflictRoom);
     },
     async watchRoom(transactionId) {
-      const { conflictRoom } = await execute(client, ConflictRoomDocument, { transactionId });
+      const { conflictRoom } = await run(ConflictRoomDocument, { transactionId });
       return follow(transactionId, conflictRoom);
     },
     async dispose() {

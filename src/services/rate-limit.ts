@@ -2,7 +2,7 @@
  * Mutations per user: with Redis, one budget shared by every instance (RateLimiterRedis on the command
  * connection); without it, per process (RateLimiterMemory). Over budget: RATE_LIMITED with retryAfterMs.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { DomainError, ErrorCode, StoreUnavailableError } from '../errors.js';
 
@@ -15,7 +15,7 @@ export interface RateLimitOptions {
   /** Mutations allowed at once; the window is burst / perSecond seconds (at least 1). */
   burst: number;
   /** Share the budget across instances through this Redis, under `keyPrefix`. */
-  redis?: { client: Redis; keyPrefix: string } | undefined;
+  redis?: { client: Redis | Cluster; keyPrefix: string } | undefined;
 }
 
 export function createRateLimit({ perSecond, burst, redis }: RateLimitOptions): RateLimit {

@@ -10,6 +10,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { Authentication } from '../auth/identity.js';
 import type { SecurityConfig } from '../config.js';
 import { withContractCode } from './mask-error.js';
+import type { TrustedDocuments } from './trusted-documents.js';
 import { type DirectSocket, type MaskErrors, SharedResult, sharedSubscribe } from './shared-subscribe.js';
 import { serveGraphQLWs } from './ws-adapter.js';
 import { ConnectionsPerUser, TooManyConnections, operationLimitError, webSocketServerOptions } from './ws-guards.js';
@@ -24,6 +25,8 @@ export interface WsGuards {
    * identity, and sockets are counted per user.
    */
   authenticate(connectionParams: Readonly<Record<string, unknown>> | undefined): Promise<Authentication>;
+  /** TRUSTED_DOCUMENTS: a hash becomes its text here, as yoga's plugin does for HTTP and SSE. */
+  trustedDocuments: Pick<TrustedDocuments, 'resolve'>;
   /** Whether a connection without valid credentials is refused at connection_init (jwt mode). */
   refusesAnonymousConnections: boolean;
   /** Bytes waiting on a socket before a subscription on it is ended as too slow (SUBSCRIBER_MAX_BUFFERED_BYTES). */
@@ -64,6 +67,9 @@ export function attachGraphQLWs(
   const counted = new WeakMap<object, string>();
   const authenticated = new WeakMap<object, Authentication>();
   const expiryTimers = new WeakMap<object, ReturnType<typeof setTimeout>>();
+  // A socket can close while its credentials are being verified (onConnect awaits): onClose has then
+  // already run, and counting it afterwards would hold one of its user's sockets forever.
+  const closedSockets = new WeakSet<object>();
   /** Closes the socket when its credentials run out, so nothing streams on past the token's life. */
   const closeAtExpiry = (ctx: object, socket: { close(code: number, reason: string): void }, expiresAt: number) => {
     const delay = expiresAt - Date.now();
@@ -88,6 +94,7 @@ export function attachGraphQLWs(
         (result as unknown) instanceof SharedResult ? ((result as unknown as SharedResult).result as never) : undefined,
       onConnect: async (ctx) => {
         const authentication = await guards.authenticate(ctx.connectionParams);
+        if (closedSockets.has(ctx)) return false;
         const { identity } = authentication;
         if (!identity && guards.refusesAnonymousConnections) {
           ctx.extra.socket.close(CredentialsRefused, closeReason(authentication.failure ?? 'Send credentials.'));
@@ -106,6 +113,7 @@ export function attachGraphQLWs(
         return true;
       },
       onClose: (ctx) => {
+        closedSockets.add(ctx);
         clearTimeout(expiryTimers.get(ctx));
         const userId = counted.get(ctx);
         if (userId !== undefined) connections.close(userId);
@@ -124,9 +132,11 @@ export function attachGraphQLWs(
           // Read at connection_init (onConnect); the context takes the identity from here.
           authentication: authenticated.get(ctx) ?? { identity: null },
         });
+        const query = guards.trustedDocuments.resolve(payload);
+        if (query instanceof GraphQLError) return [query];
         let document;
         try {
-          document = parse(payload.query);
+          document = parse(query);
         } catch (error) {
           if (error instanceof GraphQLError) return [withContractCode(error)];
           throw error;

@@ -158,8 +158,10 @@ describe('urql', () => {
       at: event.selection.selectedAt,
       userId: 'bob',
       readinessReset: false,
-      // Without cacheExchange, urql sends the document as written: no __typename added to nested objects.
+      // The SDK's documents select __typename everywhere (codegen adds it, so that a client sending a
+      // trusted document's hash gets what a cache needs): urql sends them as written.
       selection: {
+        __typename: 'FieldSelection',
         id: `${tx}:price`,
         field: 'price',
         value: '45000',

@@ -18,7 +18,7 @@ describe('loadConfig defaults', () => {
       nodeEnv: 'development',
       port: 4000,
       host: '127.0.0.1',
-      redis: { url: null, keyPrefix: 'cr:', timeoutMs: 1500 },
+      redis: { url: null, clusterNodes: null, keyPrefix: 'cr:', timeoutMs: 1500 },
       room: { ttlSeconds: 604_800, eventLogLength: 1000, historyMaxEvents: 10_000, requestIdTtlSeconds: 86_400 },
       limits: {
         transactionIdMaxLength: 128,
@@ -43,6 +43,7 @@ describe('loadConfig defaults', () => {
       },
       rateLimit: { perSecond: 20, burst: 60 },
       authMode: 'dev',
+      trustedDocuments: { mode: 'allow', manifests: [] },
       jwt: null,
       devAuthOnNetwork: false,
       instanceId: expect.any(String),
@@ -112,7 +113,7 @@ describe('loadConfig overrides', () => {
       nodeEnv: 'test',
       port: 8080,
       host: '0.0.0.0',
-      redis: { url: 'redis://localhost:6379/2', keyPrefix: 'rooms:', timeoutMs: 2500 },
+      redis: { url: 'redis://localhost:6379/2', clusterNodes: null, keyPrefix: 'rooms:', timeoutMs: 2500 },
       room: { ttlSeconds: 3600, eventLogLength: 50, historyMaxEvents: 5000, requestIdTtlSeconds: 600 },
       limits: {
         transactionIdMaxLength: 32,
@@ -137,6 +138,7 @@ describe('loadConfig overrides', () => {
       },
       rateLimit: { perSecond: 0, burst: 5 },
       authMode: 'dev',
+      trustedDocuments: { mode: 'allow', manifests: [] },
       jwt: null,
       devAuthOnNetwork: true,
       instanceId: 'node-a',
@@ -234,6 +236,23 @@ describe('loadConfig errors', () => {
     }
   });
 
+  it('REDIS_CLUSTER_NODES is a list of host:port, trimmed', () => {
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000, redis-b:7001' }).redis).toEqual({
+      url: null,
+      clusterNodes: ['127.0.0.1:7000', 'redis-b:7001'],
+      keyPrefix: 'cr:',
+      timeoutMs: 1500,
+    });
+    for (const nodes of ['127.0.0.1', 'redis://a:1', 'a:1,,b:2', 'a:b']) {
+      expect(configError({ REDIS_CLUSTER_NODES: nodes }).problems).toEqual(['REDIS_CLUSTER_NODES: must be a comma-separated list of host:port']);
+    }
+  });
+
+  it('REDIS_URL and REDIS_CLUSTER_NODES together are refused, beside any other bad variable', () => {
+    const error = configError({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '127.0.0.1:7000', PORT: 'x' });
+    expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual(['PORT', 'REDIS_CLUSTER_NODES']);
+  });
+
   it('refuses an unknown AUTH_MODE and LOG_LEVEL', () => {
     const error = configError({ AUTH_MODE: 'none', LOG_LEVEL: 'loud' });
     expect(error.problems.map((p) => p.split(':')[0]).sort()).toEqual(['AUTH_MODE', 'LOG_LEVEL']);
@@ -255,6 +274,21 @@ describe('loadConfig errors', () => {
     expect(error.problems[0]).toMatch(/NODE_ENV=production/);
   });
 
+  it('refuses a NODE_ENV that means production but is not spelled "production"', () => {
+    for (const nodeEnv of ['Production', 'PRODUCTION', 'production ']) {
+      expect(configError({ NODE_ENV: nodeEnv }).problems).toEqual([`NODE_ENV: "${nodeEnv}" is not "production"; write it in lower case, without spaces`]);
+    }
+  });
+
+  it('TRUSTED_DOCUMENTS=only turns GraphiQL off, and refuses GRAPHIQL=true beside it', () => {
+    expect(loadConfig({ TRUSTED_DOCUMENTS: 'only', TRUSTED_DOCUMENTS_MANIFESTS: 'a.json, b.json' })).toMatchObject({
+      trustedDocuments: { mode: 'only', manifests: ['a.json', 'b.json'] },
+      security: { graphiql: false },
+    });
+    expect(configError({ TRUSTED_DOCUMENTS: 'only', GRAPHIQL: 'true' }).problems).toEqual([expect.stringMatching(/^GRAPHIQL: GraphiQL sends documents as text/)]);
+    expect(configError({ TRUSTED_DOCUMENTS: 'some' }).problems).toEqual([expect.stringMatching(/^TRUSTED_DOCUMENTS: /)]);
+  });
+
   it('refuses NODE_ENV=production with AUTH_MODE=dev', () => {
     const error = configError({ NODE_ENV: 'production', AUTH_MODE: 'dev' });
     expect(error.problems).toHaveLength(1);
@@ -270,7 +304,7 @@ describe('loadConfig errors', () => {
   });
 
   it('runs NODE_ENV=production with AUTH_MODE=jwt, on any HOST, with the documented JWT defaults', () => {
-    const secret = 's'.repeat(32);
+    const secret = 'a-secret-of-at-least-32-characters-0123456789';
     const config = loadConfig({ NODE_ENV: 'production', AUTH_MODE: 'jwt', JWT_SECRET: secret, HOST: '0.0.0.0' });
     expect(config.authMode).toBe('jwt');
     expect(config.jwt).toEqual({ secret, jwksUrl: null, issuer: null, audience: null, clockSkewSeconds: 5, jwksCooldownMs: 30_000 });
@@ -298,6 +332,10 @@ describe('loadConfig errors', () => {
       expect.stringMatching(/^JWT_SECRET, JWT_JWKS_URL: set one of them, not both/),
     ]);
     expect(configError({ AUTH_MODE: 'jwt', JWT_SECRET: 's'.repeat(31) }).problems).toEqual([expect.stringMatching(/^JWT_SECRET: must be at least 32 characters/)]);
+    // Placeholders the length of a key: one character repeated, a short word padded with spaces.
+    for (const placeholder of ['s'.repeat(32), 'changeme'.repeat(4), `${' '.repeat(24)}password`]) {
+      expect(configError({ AUTH_MODE: 'jwt', JWT_SECRET: placeholder }).problems).toEqual([expect.stringMatching(/^JWT_SECRET: looks like a placeholder/)]);
+    }
     expect(configError({ AUTH_MODE: 'jwt', JWT_JWKS_URL: 'ftp://idp' }).problems).toEqual([expect.stringMatching(/^JWT_JWKS_URL: /)]);
     // A key without the mode would silently do nothing: say so.
     expect(configError({ JWT_SECRET: 's'.repeat(32) }).problems).toEqual([expect.stringMatching(/^AUTH_MODE: JWT_SECRET set, but AUTH_MODE is not "jwt"/)]);

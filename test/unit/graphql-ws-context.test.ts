@@ -1,4 +1,5 @@
 /** Each graphql-ws operation gets its own envelop context, as over HTTP: plugins see that operation's params. */
+import { trustedDocuments } from '../../src/transport/trusted-documents.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createClient } from 'graphql-ws';
@@ -25,6 +26,7 @@ describe('graphql-ws operations and envelop', () => {
     const dispose = attachGraphQLWs(http, yoga, '/graphql', (e) => e as Error, {
       security: { wsMaxMessageBytes: 65536, corsOrigins: '*', maxSubscriptionsPerConnection: 50, maxConnectionsPerUser: 20, wsMessagesPerSecond: 100, wsMessageBurst: 100 },
       authenticate: async () => ({ identity: null }),
+      trustedDocuments: trustedDocuments('off'),
       refusesAnonymousConnections: false,
       maxBufferedBytes: 1 << 20,
       keepAliveMs: 0,

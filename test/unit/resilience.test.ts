@@ -22,6 +22,7 @@ function flakyStore(down: { commit?: number; readSince?: number; commitDelayMs?:
     loadIfChanged: (...args) => store.loadIfChanged(...args),
     readHistory: (...args) => store.readHistory(...args),
     close: () => store.close(),
+    ping: () => store.ping(),
     async commit(commit) {
       calls.commit++;
       if (down.commitDelayMs) await new Promise((resolve) => setTimeout(resolve, down.commitDelayMs));

@@ -51,19 +51,35 @@ export function signWith(key: SigningKey, claims: Claims): Promise<string> {
 }
 
 /** An identity provider's key set on 127.0.0.1: `keys` can change while servers run (rotation). */
-export async function startJwksServer(): Promise<{ url: string; keys: JWK[]; fetches: () => number; stop(): Promise<void> }> {
+export interface JwksServer {
+  url: string;
+  keys: JWK[];
+  fetches: () => number;
+  /** How the next answers behave: `delayMs` before answering, or a 503 while `failing`. */
+  answer: { delayMs: number; failing: boolean };
+  stop(): Promise<void>;
+}
+
+export async function startJwksServer(): Promise<JwksServer> {
   const keys: JWK[] = [];
+  const answer = { delayMs: 0, failing: false };
   let fetches = 0;
   const server: Server = createServer((_request, response) => {
     fetches++;
-    response.writeHead(200, { 'content-type': 'application/json' });
-    response.end(JSON.stringify({ keys }));
+    const reply = () => {
+      if (answer.failing) return response.writeHead(503).end();
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ keys }));
+    };
+    if (answer.delayMs > 0) setTimeout(reply, answer.delayMs);
+    else reply();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`,
     keys,
     fetches: () => fetches,
+    answer,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
