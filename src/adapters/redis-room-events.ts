@@ -22,6 +22,8 @@ export interface RedisEventsOptions {
   subscribeTimeoutMs: number;
   /** Called with a message that is not a batch (never published by this service). */
   onError?(error: unknown): void;
+  /** Called after a batch was handed to every local listener of its room (metrics). */
+  onFanOut?(batch: EventBatch, listeners: number): void;
 }
 
 interface LocalRoom {
@@ -52,6 +54,7 @@ export class RedisRoomEvents implements RoomEvents {
         return options.onError?.(error);
       }
       for (const listener of room.listeners) listener.onBatch(batch);
+      options.onFanOut?.(batch, room.listeners.size);
     });
     // After a lost connection, batches published meanwhile never arrive: every listener checks its log.
     subscriber.on('close', () => {

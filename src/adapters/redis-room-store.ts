@@ -157,6 +157,10 @@ export class RedisRoomStore implements RoomStore {
     return { epoch: String(reply[0] ?? ''), version, events, hasMore: last !== undefined && last < version };
   }
 
+  async ping(): Promise<void> {
+    await this.options.client.ping();
+  }
+
   async close(): Promise<void> {
     // The client is injected: whoever made it closes it.
   }

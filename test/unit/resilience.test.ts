@@ -21,6 +21,7 @@ function flakyStore(down: { commit?: number; readSince?: number; commitDelayMs?:
     load: (...args) => store.load(...args),
     loadIfChanged: (...args) => store.loadIfChanged(...args),
     readHistory: (...args) => store.readHistory(...args),
+    ping: () => store.ping(),
     close: () => store.close(),
     async commit(commit) {
       calls.commit++;
