@@ -146,7 +146,12 @@ export function serveGraphQLWs(
         if (client.isPaused) client.resume();
         client.close(1001, 'Going away');
       }
+      // A peer that never answers the close frame (a dead network) would hold the stop for ws's 30 s.
+      const cutoff = setTimeout(() => {
+        for (const client of wsServer.clients) client.terminate();
+      }, 2000);
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      clearTimeout(cutoff);
     },
   };
 }
