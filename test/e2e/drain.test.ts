@@ -151,6 +151,8 @@ describe('SIGTERM', () => {
     const exitMs = Date.now() - termAt;
     expect(code).toBe(0);
     expect(exitMs).toBeLessThan(10_000);
+    // The child's exit and the close frame reach this process by different paths: either may come first.
+    await eventually(() => wsClosed !== undefined, 2000, "alice's socket closed");
     expect(wsClosed).toMatchObject({ code: 1001 });
     expect(wsClosed!.at).toBeGreaterThanOrEqual(answeredAt);
 
@@ -201,6 +203,7 @@ describe('SIGTERM', () => {
     const code = await instance.terminate();
     const exitMs = Date.now() - termAt;
     expect(code).toBe(0);
+    await eventually(() => closes.length === 2, 2000, 'both sockets closed');
     expect(closes.map((c) => c.code)).toEqual([1001, 1001]);
     const closeMs = Math.max(...closes.map((c) => c.at - termAt));
     expect(exitMs).toBeLessThan(1000);
