@@ -209,4 +209,30 @@ describe('SIGTERM', () => {
     expect(exitMs).toBeLessThan(1000);
     console.log(`SIGTERM, nothing in flight: both sockets closed 1001 within ${closeMs} ms, exit 0 at ${exitMs} ms`);
   });
+
+  it('exits within SHUTDOWN_TIMEOUT_MS (code 1) when the stop cannot finish: Redis holding every write', async () => {
+    const redis = await startRedisServer();
+    cleanups.push(() => redis.dispose());
+    const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: testPrefix('drain-force'), STORE_TIMEOUT_MS: '8000', PRESENCE_TIMEOUT_MS: '600000', SHUTDOWN_TIMEOUT_MS: '1000' };
+    const instance = await startInstanceProcess(env);
+    cleanups.push(() => instance.kill());
+    await mutate(instance.url, alice, JOIN, { tx: 'force-1' });
+    const client = createClient({ url: instance.wsUrl, webSocketImpl: WebSocket, connectionParams: alice, retryAttempts: 0, lazy: false, onNonLazyError: () => undefined });
+    cleanups.push(async () => client.dispose());
+    const sub = new Subscription<EventsResult>(client, EVENTS, { tx: 'force-1', after: 1 });
+    expect((await sub.take(1))[0]!.conflictRoomEvents).toMatchObject({ __typename: 'PresenceChanged', version: 2 });
+    // Every write now waits 10 s in Redis: the offline mark of the release cannot land.
+    const admin = new Redis(redis.url);
+    cleanups.push(async () => admin.disconnect());
+    await admin.call('CLIENT', 'PAUSE', '10000', 'WRITE');
+    cleanups.push(async () => admin.call('CLIENT', 'UNPAUSE'));
+    const termAt = Date.now();
+    const code = await instance.terminate();
+    const exitMs = Date.now() - termAt;
+    expect(code).toBe(1);
+    expect(exitMs).toBeGreaterThanOrEqual(1000);
+    expect(exitMs).toBeLessThan(2500);
+    expect(instance.output()).toContain('stop did not finish within SHUTDOWN_TIMEOUT_MS: exiting anyway');
+    console.log(`SIGTERM with Redis holding writes: forced exit 1 at ${exitMs} ms (SHUTDOWN_TIMEOUT_MS 1000)`);
+  });
 });
