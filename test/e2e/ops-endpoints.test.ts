@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { eventually, mutate, post, Subscription, wsClient } from '../utils/clients.js';
 import { EVENTS, type EventsResult, JOIN, SELECT } from '../utils/operations.js';
+import { startInstanceProcess } from '../utils/instance-process.js';
 import { startRedisServer } from '../utils/redis-server.js';
 import { deletePrefix, startServer, testPrefix } from '../utils/server.js';
 
@@ -130,6 +131,52 @@ describe('GET /metrics', () => {
       expect(text).toContain(`# TYPE ${family} counter`);
     }
     expect(text).toContain('# TYPE process_cpu_user_seconds_total counter');
+  });
+
+  it('counts SSE streams and presence sweeps of a dead instance', async () => {
+    const redisUrl = inject('redisUrl');
+    const prefix = testPrefix('metrics-sweep');
+    cleanups.push(() => deletePrefix(redisUrl, prefix));
+    const env = { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, PRESENCE_TIMEOUT_MS: '900' };
+    const survivor = await startServer(env);
+    cleanups.push(() => survivor.stop());
+    const doomed = await startInstanceProcess(env);
+    cleanups.push(() => doomed.kill());
+    const tx = 'sweep-1';
+    await mutate(survivor.url, alice, JOIN, { tx });
+    const metricsText = async () => (await fetch(`${base(survivor.url)}/metrics`)).text();
+
+    // An SSE stream on the survivor: one stream, one subscription, both gone when it is aborted.
+    const abort = new AbortController();
+    const sse = await fetch(survivor.url, {
+      method: 'POST',
+      signal: abort.signal,
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-user-id': 'watcher' },
+      body: JSON.stringify({ query: EVENTS, variables: { tx, after: 0 } }),
+    });
+    expect(sse.status).toBe(200);
+    const reader = sse.body!.getReader();
+    let received = '';
+    while (!received.includes('event: next')) received += new TextDecoder().decode((await reader.read()).value);
+    let text = await metricsText();
+    expect([samples(text, 'conflict_rooms_sse_streams'), samples(text, 'conflict_rooms_subscriptions')]).toEqual([
+      ['conflict_rooms_sse_streams 1'],
+      ['conflict_rooms_subscriptions 1'],
+    ]);
+    abort.abort();
+    await eventually(async () => samples(await metricsText(), 'conflict_rooms_sse_streams')[0] === 'conflict_rooms_sse_streams 0', 3000, 'the SSE gauge back to 0');
+    expect(samples(await metricsText(), 'conflict_rooms_subscriptions')).toEqual(['conflict_rooms_subscriptions 0']);
+
+    // alice online through the doomed instance, which then dies: the survivor sweeps it, once.
+    const client = wsClient(doomed.wsUrl, alice);
+    cleanups.push(async () => client.dispose());
+    const sub = new Subscription<EventsResult>(client, EVENTS, { tx, after: 1 });
+    expect((await sub.take(1))[0]!.conflictRoomEvents).toMatchObject({ __typename: 'PresenceChanged', participant: { online: true } });
+    await doomed.kill();
+    await eventually(async () => samples(await metricsText(), 'conflict_rooms_presence_sweeps_total').length > 0, 5000, 'a sweep counted');
+    text = await metricsText();
+    expect(samples(text, 'conflict_rooms_presence_sweeps_total')).toEqual(['conflict_rooms_presence_sweeps_total{outcome="swept"} 1']);
+    expect(samples(text, 'conflict_rooms_presence_swept_rooms_total')).toEqual(['conflict_rooms_presence_swept_rooms_total 1']);
   });
 
   it('METRICS_ENABLED=false: no /metrics', async () => {
