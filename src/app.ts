@@ -70,6 +70,7 @@ subscription Events {
 export async function buildApp(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<App> {
   const drain = new Drain();
   const metrics = config.metricsEnabled ? new Metrics() : null;
+  metrics?.countInFlight(() => drain.pending);
   const adapters = await createAdapters(config, logger, metrics ? { onFanOut: (batch) => metrics.fanOut(batch) } : {});
   const untraceRedis = metrics && adapters.kind === 'redis' ? metrics.traceRedisCommands() : undefined;
   const readiness = new Readiness({
@@ -252,6 +253,9 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       // Operations under way get their replies; a mutation sent now is refused (HTTP 503) or resent by
       // its client to another instance (graphql-ws). Bounded, so sockets close within the contract's 10 s.
       const settled = await drain.idle(Math.min(8000, config.shutdownTimeoutMs / 2));
+      // An operation counts as done when its execute resolves; graphql-ws writes its reply in the
+      // microtasks after that. Let them run before any close frame is queued behind them.
+      await new Promise((resolve) => setImmediate(resolve));
       const inFlightMs = Date.now() - began;
       await Promise.all([http.endSseStreams(1000), closeWs()]);
       logger.info({ inFlightMs, settled, socketsClosedMs: Date.now() - began }, 'draining: operations finished, streams ended, sockets closed');

@@ -87,10 +87,20 @@ export class Metrics {
     help: 'Rooms whose presence a sweep of a dead instance settled',
     registers: [this.registry],
   });
+  private inFlight: () => number = () => 0;
   readonly ready = this.gauge('conflict_rooms_ready', '1 while GET /ready answers 200');
   readonly draining = this.gauge('conflict_rooms_draining', '1 from SIGTERM on');
 
   constructor() {
+    const inFlight = () => this.inFlight();
+    new Gauge({
+      name: 'conflict_rooms_work_in_flight',
+      help: 'Queries and mutations (any transport) and plain HTTP requests under way; the drain waits for them',
+      registers: [this.registry],
+      collect() {
+        this.set(inFlight());
+      },
+    });
     collectDefaultMetrics({ register: this.registry });
     this.ready.set(0);
     this.draining.set(0);
@@ -165,6 +175,11 @@ export class Metrics {
         graphql_envelop_execute_resolver: false,
       },
     });
+  }
+
+  /** Where conflict_rooms_work_in_flight reads from (Drain.pending). */
+  countInFlight(pending: () => number): void {
+    this.inFlight = pending;
   }
 
   operation(name: string | undefined, type: string, outcome: string): void {

@@ -54,6 +54,7 @@ describe('SIGTERM', () => {
       // No presence heartbeat write falls into the pause.
       PRESENCE_TIMEOUT_MS: '600000',
       SHUTDOWN_TIMEOUT_MS: '10000',
+      LOG_LEVEL: 'info',
     };
     const doomed: InstanceProcess = await startInstanceProcess(env);
     cleanups.push(() => doomed.kill());
@@ -124,6 +125,16 @@ describe('SIGTERM', () => {
       return { status: response.status, body: (await response.json()) as { data?: { selectField: RoomData } } };
     });
     await eventually(async () => /blocked_clients:[1-9]/.test(await admin.info('clients')), 2000, 'the commit held by CLIENT PAUSE');
+    // And one over alice's socket, queued behind it (same room): in flight on graphql-ws.
+    let wsAnswer: { data?: { selectField: RoomData } | null; errors?: unknown } | undefined;
+    let wsAnsweredAt = 0;
+    ws.subscribe<{ selectField: RoomData }>(
+      { query: SELECT, variables: { tx, field: 'condition', value: 'Like New' } },
+      { next: (result) => void ((wsAnswer = result), (wsAnsweredAt = Date.now())), error: () => undefined, complete: () => undefined },
+    );
+    // The HTTP request and its operation, and the socket's operation.
+    const inFlightNow = async () => /^conflict_rooms_work_in_flight (\d+)$/m.exec(await (await fetch(`${base(doomed.url)}/metrics`)).text())?.[1];
+    await eventually(async () => (await inFlightNow()) === '3', 2000, 'three pieces of work in flight');
     const termAt = Date.now();
     const exited = doomed.terminate();
 
@@ -155,6 +166,9 @@ describe('SIGTERM', () => {
     await eventually(() => wsClosed !== undefined, 2000, "alice's socket closed");
     expect(wsClosed).toMatchObject({ code: 1001 });
     expect(wsClosed!.at).toBeGreaterThanOrEqual(answeredAt);
+    expect(wsAnswer).toMatchObject({ data: expect.anything() });
+    expect(wsAnswer?.data?.selectField).toMatchObject({ version: 6, selections: [{ field: 'condition', value: 'Like New' }, { field: 'price', value: '45000' }] });
+    expect(wsClosed!.at).toBeGreaterThanOrEqual(wsAnsweredAt);
 
     // SSE: the stream ended without `complete`, the client reconnected, to the other instance, and resumed.
     expect(sseCompleted).toBe(false);
