@@ -85,6 +85,13 @@ export interface Config {
   wsKeepAliveMs: number;
   /** The resolution webhook; null without RESOLUTION_WEBHOOK_URL. */
   resolutionWebhook: ResolutionWebhookConfig | null;
+  /**
+   * SHUTDOWN_TIMEOUT_MS, default 15000: on SIGTERM the process drains (README, "Operations") and exits
+   * within this, forcing the exit (code 1) when something hangs.
+   */
+  shutdownTimeoutMs: number;
+  /** METRICS_ENABLED=true|false, default true: GET /metrics serves Prometheus text. */
+  metricsEnabled: boolean;
   /** LOG_LEVEL, default "info". */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -314,6 +321,8 @@ const envSchema = z.object({
   PRESENCE_TIMEOUT_MS: int(15_000, 300, 3_600_000),
   SUBSCRIBER_MAX_BUFFERED_BYTES: int(8 * 1024 * 1024, 1024),
   WS_KEEPALIVE_MS: int(25_000, 0, 3_600_000),
+  SHUTDOWN_TIMEOUT_MS: int(15_000, 1000, 600_000),
+  METRICS_ENABLED: flag,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -419,6 +428,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           leaseMs: e.RESOLUTION_WEBHOOK_LEASE_MS,
         }
       : null,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    metricsEnabled: e.METRICS_ENABLED ?? true,
     logLevel: e.LOG_LEVEL,
   };
 }

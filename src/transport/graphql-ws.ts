@@ -4,7 +4,7 @@
  * yoga.getEnveloped, so WebSocket operations share HTTP's plugins, context and parse/validate caches. Subscriptions run through sharedSubscribe: one execution and one JSON per event and document,
  * written straight into each socket's `next` messages.
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Authentication } from '../auth/identity.js';
@@ -35,6 +35,12 @@ export interface WsGuards {
   keepAliveMs: number;
   /** A socket's own errors (a message over the size limit, say): logged, the socket is closed by ws. */
   onSocketError(error: unknown): void;
+  /** False while draining: new upgrades get 503 and new messages are not read (src/transport/ws-adapter.ts). */
+  accepting?(): boolean;
+  /** A socket opened; the returned function is called when it closes (logs, metrics). */
+  onOpen?(request: IncomingMessage): (code: number, reason: string) => void;
+  /** The request id of a socket's upgrade request; each operation's is this id, "/", its operation id. */
+  requestIdOf?(request: IncomingMessage): string;
 }
 
 /**
@@ -129,6 +135,7 @@ export function attachGraphQLWs(
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
+          ...(guards.requestIdOf ? { requestId: `${guards.requestIdOf(ctx.extra.request)}/${id}` } : {}),
           // Read at connection_init (onConnect); the context takes the identity from here.
           authentication: authenticated.get(ctx) ?? { identity: null },
         });
@@ -168,6 +175,8 @@ export function attachGraphQLWs(
       messagesPerSecond: guards.security.wsMessagesPerSecond,
       messageBurst: guards.security.wsMessageBurst,
       onSocketError: guards.onSocketError,
+      ...(guards.accepting ? { accepting: guards.accepting } : {}),
+      ...(guards.onOpen ? { onOpen: guards.onOpen } : {}),
     },
   );
   return () => route.dispose();
