@@ -130,7 +130,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
           title: 'conflict-rooms',
           defaultQuery,
           headers: JSON.stringify(
-            config.jwt ? { authorization: 'Bearer <a token: npm run token -- --sub alice --name Alice>' } : { 'x-user-id': 'alice', 'x-user-name': 'Alice' },
+            config.jwt ? { authorization: 'Bearer <a token: npm run token -- --sub alice --name Alice --tx tx-1>' } : { 'x-user-id': 'alice', 'x-user-name': 'Alice' },
             null,
             2,
           ),

@@ -5,11 +5,11 @@
  * written straight into each socket's `next` messages.
  */
 import type { IncomingMessage, Server } from 'node:http';
-import { type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql';
+import { type ExecutionArgs, type ExecutionResult, getOperationAST, GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Authentication } from '../auth/identity.js';
 import type { SecurityConfig } from '../config.js';
-import { withContractCode } from './mask-error.js';
+import { withContractCode as withHttpContractCode } from './mask-error.js';
 import type { TrustedDocuments } from './trusted-documents.js';
 import { type DirectSocket, type MaskErrors, SharedResult, sharedSubscribe } from './shared-subscribe.js';
 import { serveGraphQLWs } from './ws-adapter.js';
@@ -51,6 +51,13 @@ export interface WsGuards {
 export const CredentialsRefused = 4403;
 /** A close reason is at most 123 bytes of UTF-8; ours are ASCII. */
 const closeReason = (message: string) => `UNAUTHENTICATED: ${message}`.slice(0, 123);
+/** The contract's code, without the HTTP status graphql-js and yoga put beside it (no status on a socket). */
+function withContractCode(error: GraphQLError): GraphQLError {
+  const coded = withHttpContractCode(error);
+  if (coded.extensions['http'] === undefined) return coded;
+  const { http: _status, ...extensions } = coded.extensions;
+  return new GraphQLError(coded.message, { nodes: coded.nodes ?? null, source: coded.source ?? null, positions: coded.positions ?? null, path: coded.path ?? null, extensions });
+}
 /** setTimeout's largest delay; a later expiry is checked again when it fires. */
 const maxTimerMs = 2 ** 31 - 1;
 
@@ -157,6 +164,11 @@ export function attachGraphQLWs(
           throw error;
         }
         if (errors.length > 0) return errors.map((e: GraphQLError) => withContractCode(e));
+        // As over HTTP (yoga): a document whose operation cannot be told is the client's to fix, with a
+        // code, where graphql-ws would answer a bare "Unable to identify operation".
+        if (!getOperationAST(document, payload.operationName)) {
+          return [withContractCode(new GraphQLError('Could not determine what operation to execute.', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } }))];
+        }
         const args: ExecutionArgs = {
           schema,
           operationName: payload.operationName ?? null,

@@ -286,6 +286,9 @@ describe('loadConfig errors', () => {
     for (const nodeEnv of ['Production', 'PRODUCTION', 'production ']) {
       expect(configError({ NODE_ENV: nodeEnv }).problems).toEqual([`NODE_ENV: "${nodeEnv}" is not "production"; write it in lower case, without spaces`]);
     }
+    // A typo would run the development mode: only the three known values start.
+    expect(configError({ NODE_ENV: 'prod' }).problems).toEqual(['NODE_ENV: "prod" is none of production, development, test; production needs "production" exactly']);
+    for (const nodeEnv of ['development', 'test', '']) expect(loadConfig({ NODE_ENV: nodeEnv }).authMode).toBe('dev');
   });
 
   it('TRUSTED_DOCUMENTS=only turns GraphiQL off, and refuses GRAPHIQL=true beside it', () => {
@@ -341,7 +344,14 @@ describe('loadConfig errors', () => {
     ]);
     expect(configError({ AUTH_MODE: 'jwt', JWT_SECRET: 's'.repeat(31) }).problems).toEqual([expect.stringMatching(/^JWT_SECRET: must be at least 32 characters/)]);
     // Placeholders the length of a key: one character repeated, a short word padded with spaces.
-    for (const placeholder of ['s'.repeat(32), 'changeme'.repeat(4), `${' '.repeat(24)}password`]) {
+    for (const placeholder of [
+      's'.repeat(32),
+      'changeme'.repeat(4),
+      `${' '.repeat(24)}password`,
+      'your-256-bit-secret-your-256-bit-secret',
+      '0123456789'.repeat(4),
+      '$(node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64url\'))")',
+    ]) {
       expect(configError({ AUTH_MODE: 'jwt', JWT_SECRET: placeholder }).problems).toEqual([expect.stringMatching(/^JWT_SECRET: looks like a placeholder/)]);
     }
     expect(configError({ AUTH_MODE: 'jwt', JWT_JWKS_URL: 'ftp://idp' }).problems).toEqual([expect.stringMatching(/^JWT_JWKS_URL: /)]);
