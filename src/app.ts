@@ -2,7 +2,7 @@
  * Composition root: config -> store -> services -> GraphQL over HTTP, SSE and graphql-ws on one
  * /graphql endpoint. buildApp() returns { start, stop } and never touches process signals.
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getOperationAST, Kind } from 'graphql';
 import { createYoga } from 'graphql-yoga';
@@ -28,13 +28,21 @@ import { corsFor, httpGuards } from './transport/http-guards.js';
 import { useSharedSubscriptions } from './transport/shared-subscribe.js';
 import { isClientError, maskError, useContractErrorCodes } from './transport/mask-error.js';
 import { trustedDocuments } from './transport/trusted-documents.js';
+import { Drain } from './ops/drain.js';
+import { opsHttp, requestIdFrom } from './ops/http.js';
+import { Metrics } from './ops/metrics.js';
+import { useOperations } from './ops/operations.js';
+import { Readiness } from './ops/readiness.js';
 
 export const graphqlPath = '/graphql';
 
 export interface App {
   /** Listens; resolves to the GraphQL URL (http://host:port/graphql). */
   start(): Promise<{ url: string; port: number }>;
-  /** Closes sockets, records everyone's presence as gone, releases the store. */
+  /**
+   * Drains (README, "Operations"): new requests get 503 and new sockets are refused, operations in
+   * flight finish, SSE streams end, WebSockets close with 1001, presence is released, the store closed.
+   */
   stop(): Promise<void>;
   /** "redis" or "memory". */
   storeKind: 'redis' | 'memory';
@@ -61,7 +69,20 @@ subscription Events {
 `;
 
 export async function buildApp(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<App> {
-  const adapters = await createAdapters(config, logger);
+  const drain = new Drain();
+  const metrics = config.metricsEnabled ? new Metrics() : null;
+  metrics?.countInFlight(() => drain.pending);
+  const adapters = await createAdapters(config, logger, metrics ? { onFanOut: (batch) => metrics.fanOut(batch) } : {});
+  const untraceRedis = metrics && adapters.kind === 'redis' ? metrics.traceRedisCommands() : undefined;
+  const readiness = new Readiness({
+    ping: () => adapters.store.ping(),
+    timeoutMs: Math.min(1000, config.redis.timeoutMs),
+    onChange: (answers, error) => {
+      metrics?.ready.set(answers && !drain.isDraining ? 1 : 0);
+      if (answers) logger.info('ready: the store answers');
+      else logger.warn({ err: error }, 'not ready: the store does not answer');
+    },
+  });
   const rateLimit = createRateLimit({
     ...config.rateLimit,
     redis: adapters.redis && { client: adapters.redis.client, keyPrefix: adapters.redis.keys.rateLimitPrefix },
@@ -73,6 +94,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
     limits: config.limits,
     rateLimit,
     ...(webhooks ? { onResolved: () => webhooks.kick() } : {}),
+    ...(metrics ? { onCommit: (status, seconds, retry) => metrics.commit(status, seconds, retry) } : {}),
   });
   const onError = (error: unknown, context: string) => logger.error({ err: error }, context);
   const presence = new PresenceTracker({ store: adapters.presence, rooms, instanceId: config.instanceId, onError });
@@ -81,10 +103,22 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
     rooms,
     tracker: presence,
     timeoutMs: config.presenceTimeoutMs,
-    onError: (error, context) => logger.warn({ err: error }, context),
-    onSwept: (owner, swept) => logger.info({ owner, rooms: swept.length }, 'presence: swept a dead instance'),
+    onError: (error, context) => {
+      if (context === 'presence sweep failed') metrics?.presenceSweepFailed();
+      logger.warn({ err: error }, context);
+    },
+    onSwept: (owner, swept) => {
+      metrics?.presenceSwept(swept.length);
+      logger.info({ owner, rooms: swept.length }, 'presence: swept a dead instance');
+    },
   });
-  const streamDeps = { store: adapters.store, events: adapters.events, presence, onError };
+  const streamDeps = {
+    store: adapters.store,
+    events: adapters.events,
+    presence,
+    onError,
+    ...(metrics ? { onStreamOpen: () => metrics.subscriptionOpened() } : {}),
+  };
   const auth: Authenticator = config.jwt
     ? jwtAuthenticator({ ...config.jwt, onKeysUnavailable: (error) => logger.warn({ err: error }, 'JWT: the key set could not be fetched') })
     : devAuthenticator;
@@ -96,7 +130,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
           title: 'conflict-rooms',
           defaultQuery,
           headers: JSON.stringify(
-            config.jwt ? { authorization: 'Bearer <a token: npm run token -- --sub alice --name Alice>' } : { 'x-user-id': 'alice', 'x-user-name': 'Alice' },
+            config.jwt ? { authorization: 'Bearer <a token: npm run token -- --sub alice --name Alice --tx tx-1>' } : { 'x-user-id': 'alice', 'x-user-name': 'Alice' },
             null,
             2,
           ),
@@ -120,6 +154,8 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
     // Queries run compiled (graphql-jit): a whole-room sync resolves hundreds of fields.
     // Subscription events are executed once per event and document (src/transport/shared-subscribe.ts).
     plugins: [
+      ...(metrics ? [metrics.yogaPlugin()] : []),
+      useOperations({ drain, metrics, logger }),
       ...graphiql,
       ...httpGuards(),
       // Before the limits: a hash becomes its text here, and the text is then held to the same limits.
@@ -165,7 +201,14 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
     },
   });
 
-  const httpServer = createServer(yoga);
+  const http = opsHttp({ yoga, drain, readiness, metrics, logger });
+  const httpServer = createServer(http.handle);
+  const socketIds = new WeakMap<IncomingMessage, string>();
+  const socketIdOf = (request: IncomingMessage) => {
+    let id = socketIds.get(request);
+    if (id === undefined) socketIds.set(request, (id = requestIdFrom(request.headers['x-request-id'])));
+    return id;
+  };
   const closeWs = attachGraphQLWs(httpServer, yoga, graphqlPath, maskError, {
     security,
     authenticate: (params) => auth.fromConnectionParams(params),
@@ -174,6 +217,18 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
     maxBufferedBytes: config.subscriberMaxBufferedBytes,
     keepAliveMs: config.wsKeepAliveMs,
     onSocketError: (error) => logger.debug({ err: error }, 'WebSocket error'),
+    accepting: () => !drain.isDraining,
+    requestIdOf: socketIdOf,
+    onOpen: (request) => {
+      const requestId = socketIdOf(request);
+      const opened = Date.now();
+      const closedGauge = metrics?.websocketOpened();
+      logger.info({ requestId, transport: 'websocket' }, 'connection opened');
+      return (code, reason) => {
+        closedGauge?.();
+        logger.info({ requestId, transport: 'websocket', code, reason, durationMs: Date.now() - opened }, 'connection closed');
+      };
+    },
   });
 
   return {
@@ -185,6 +240,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
         httpServer.listen(config.port, config.host, () => resolve());
       });
       await presence.start();
+      await readiness.start();
       sweeper.start();
       webhooks?.start();
       const { port } = httpServer.address() as AddressInfo;
@@ -192,7 +248,20 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       return { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}${graphqlPath}`, port };
     },
     async stop() {
-      await closeWs();
+      const began = Date.now();
+      drain.begin();
+      metrics?.draining.set(1);
+      metrics?.ready.set(0);
+      // Operations under way get their replies; a mutation sent now is refused (HTTP 503) or resent by
+      // its client to another instance (graphql-ws). Bounded, so sockets close within the contract's 10 s.
+      const settled = await drain.idle(Math.min(8000, config.shutdownTimeoutMs / 2));
+      // An operation counts as done when its execute resolves; graphql-ws writes its reply in the
+      // microtasks after that. Let them run before any close frame is queued behind them.
+      await new Promise((resolve) => setImmediate(resolve));
+      const inFlightMs = Date.now() - began;
+      await Promise.all([http.endSseStreams(1000), closeWs()]);
+      logger.info({ inFlightMs, settled, socketsClosedMs: Date.now() - began }, 'draining: operations finished, streams ended, sockets closed');
+      readiness.stop();
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       await sweeper.stop();
@@ -201,6 +270,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       // Closed subscriptions release their presence; what cannot land now is swept by the others later.
       await presence.stop(3000);
       await adapters.close();
+      untraceRedis?.();
     },
   };
 }

@@ -85,6 +85,13 @@ export interface Config {
   wsKeepAliveMs: number;
   /** The resolution webhook; null without RESOLUTION_WEBHOOK_URL. */
   resolutionWebhook: ResolutionWebhookConfig | null;
+  /**
+   * SHUTDOWN_TIMEOUT_MS, default 15000: on SIGTERM the process drains (README, "Operations") and exits
+   * within this, forcing the exit (code 1) when something hangs.
+   */
+  shutdownTimeoutMs: number;
+  /** METRICS_ENABLED=true|false, default true: GET /metrics serves Prometheus text. */
+  metricsEnabled: boolean;
   /** LOG_LEVEL, default "info". */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -314,17 +321,25 @@ const envSchema = z.object({
   PRESENCE_TIMEOUT_MS: int(15_000, 300, 3_600_000),
   SUBSCRIBER_MAX_BUFFERED_BYTES: int(8 * 1024 * 1024, 1024),
   WS_KEEPALIVE_MS: int(25_000, 0, 3_600_000),
+  SHUTDOWN_TIMEOUT_MS: int(15_000, 1000, 600_000),
+  METRICS_ENABLED: flag,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
+const knownNodeEnvs = new Set(['production', 'development', 'test']);
 
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const parsed = envSchema.safeParse(env);
   const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  // "Production" would otherwise run as development, with its trusting identity mode.
-  if (env.NODE_ENV !== undefined && env.NODE_ENV !== 'production' && env.NODE_ENV.trim().toLowerCase() === 'production') {
-    problems.push(`NODE_ENV: "${env.NODE_ENV}" is not "production"; write it in lower case, without spaces`);
+  // Anything else ("Production", "prod", "staging") would run as development, with its trusting
+  // identity mode: the development mode must not be reached by a typo.
+  if (env.NODE_ENV !== undefined && env.NODE_ENV !== '' && !knownNodeEnvs.has(env.NODE_ENV)) {
+    problems.push(
+      env.NODE_ENV.trim().toLowerCase() === 'production'
+        ? `NODE_ENV: "${env.NODE_ENV}" is not "production"; write it in lower case, without spaces`
+        : `NODE_ENV: "${env.NODE_ENV}" is none of production, development, test; production needs "production" exactly`,
+    );
   }
   if (env.NODE_ENV === 'production' && env.AUTH_MODE !== 'jwt') {
     problems.push(
@@ -419,8 +434,26 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           leaseMs: e.RESOLUTION_WEBHOOK_LEASE_MS,
         }
       : null,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    metricsEnabled: e.METRICS_ENABLED ?? true,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/**
+ * A placeholder ("your-256-bit-secret" twice, "xxxx…", a padded word, a shell command that was never
+ * run) has the length of a key and none of its strength. A random key of 32+ characters passes.
+ */
+function looksLikePlaceholder(secret: string): boolean {
+  if (secret.trim() !== secret || new Set(secret).size < 10 || secret.includes('$(')) return true;
+  // A run of 8 characters seen twice ("abcdefgh…abcdefgh"): random keys do not repeat themselves.
+  const seen = new Set<string>();
+  for (let i = 0; i + 8 <= secret.length; i++) {
+    const run = secret.slice(i, i + 8);
+    if (seen.has(run)) return true;
+    seen.add(run);
+  }
+  return false;
 }
 
 /** AUTH_MODE=jwt needs exactly one key source, and a secret long enough for HS256. */
@@ -434,9 +467,10 @@ function jwtProblems(e: z.infer<typeof envSchema>): string[] {
   if (!e.JWT_SECRET && !e.JWT_JWKS_URL) return ['JWT_SECRET, JWT_JWKS_URL: AUTH_MODE=jwt needs one of them (HS256 secret, or the key set URL of an identity provider)'];
   // RFC 7518 §3.2: an HS256 key of at least 256 bits.
   if (e.JWT_SECRET && e.JWT_SECRET.length < 32) return ['JWT_SECRET: must be at least 32 characters (HS256 needs a 256-bit key)'];
-  // A placeholder ("xxxx…", a padded short word) has the length of a key and none of its strength.
-  if (e.JWT_SECRET && (e.JWT_SECRET.trim() !== e.JWT_SECRET || new Set(e.JWT_SECRET).size < 10)) {
-    return ['JWT_SECRET: looks like a placeholder (spaces at an end, or fewer than 10 different characters); generate one with `openssl rand -base64 48`'];
+  if (e.JWT_SECRET && looksLikePlaceholder(e.JWT_SECRET)) {
+    return [
+      'JWT_SECRET: looks like a placeholder (spaces at an end, 8 characters repeated, fewer than 10 different characters, or an unexpanded $(...)); generate one with `openssl rand -base64 48`',
+    ];
   }
   return [];
 }

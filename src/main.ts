@@ -29,10 +29,18 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
-    const force = setTimeout(() => process.exit(1), 10_000);
+    const began = Date.now();
+    // Whatever hangs, the process is gone within SHUTDOWN_TIMEOUT_MS.
+    const force = setTimeout(() => {
+      logger.error({ signal, timeoutMs: config.shutdownTimeoutMs }, 'stop did not finish within SHUTDOWN_TIMEOUT_MS: exiting anyway');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
     force.unref();
     app.stop().then(
-      () => process.exit(0),
+      () => {
+        logger.info({ signal, stopMs: Date.now() - began }, 'stopped');
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: error }, 'stop failed');
         process.exit(1);

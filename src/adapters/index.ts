@@ -2,6 +2,7 @@
 import { once } from 'node:events';
 import type { Cluster, Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import type { EventBatch } from '../domain/events.js';
 import type { Logger } from '../logger.js';
 import type { PresenceStore } from '../ports/presence-store.js';
 import type { ResolutionOutbox } from '../ports/resolution-outbox.js';
@@ -31,11 +32,17 @@ export interface Adapters {
   close(): Promise<void>;
 }
 
-export async function createAdapters(config: Config, logger: Logger): Promise<Adapters> {
+/** Optional callbacks into the adapters (metrics). */
+export interface AdapterHooks {
+  /** A batch of events was handed to every local listener of its room. */
+  onFanOut?(batch: EventBatch, listeners: number): void;
+}
+
+export async function createAdapters(config: Config, logger: Logger, hooks: AdapterHooks = {}): Promise<Adapters> {
   const { room } = config;
   if (!config.redis.url && !config.redis.clusterNodes) {
     const outbox = new MemoryResolutionOutbox();
-    const { store, events } = createMemoryAdapters({ ...room, ...(config.resolutionWebhook ? { outbox } : {}) });
+    const { store, events } = createMemoryAdapters({ ...room, ...(config.resolutionWebhook ? { outbox } : {}) }, hooks.onFanOut);
     const presence = new MemoryPresenceStore();
     return { store, events, presence, outbox, kind: 'memory', close: async () => (await store.close(), events.close()) };
   }
@@ -61,6 +68,7 @@ export async function createAdapters(config: Config, logger: Logger): Promise<Ad
     sharded: cluster,
     subscribeTimeoutMs: config.redis.timeoutMs,
     onError: (error) => logger.warn({ err: error }, 'a message on a room channel that is not a batch'),
+    ...(hooks.onFanOut ? { onFanOut: hooks.onFanOut } : {}),
   });
   const repair = outbox instanceof ClusterResolutionOutbox && config.resolutionWebhook ? repairOutbox(outbox, logger) : undefined;
   return {

@@ -39,6 +39,9 @@ interface MemoryRoom {
 export class MemoryRoomEvents implements RoomEvents {
   private readonly listeners = new Map<string, Set<RoomEventsListener>>();
 
+  /** @param onFanOut called after a batch was handed to every local listener (metrics). */
+  constructor(private readonly onFanOut?: (batch: EventBatch, listeners: number) => void) {}
+
   async subscribe(transactionId: string, listener: RoomEventsListener): Promise<() => void> {
     let set = this.listeners.get(transactionId);
     if (!set) this.listeners.set(transactionId, (set = new Set()));
@@ -50,7 +53,10 @@ export class MemoryRoomEvents implements RoomEvents {
   }
 
   publish(transactionId: string, batch: EventBatch): void {
-    for (const listener of this.listeners.get(transactionId) ?? []) listener.onBatch(batch);
+    const listeners = this.listeners.get(transactionId);
+    if (!listeners) return;
+    for (const listener of listeners) listener.onBatch(batch);
+    this.onFanOut?.(batch, listeners.size);
   }
 
   /** Rooms with at least one listener; for tests of release. */
@@ -189,8 +195,11 @@ function requestKey(transactionId: string, { userId, requestId }: RequestKey): s
   return JSON.stringify([transactionId, userId, requestId]);
 }
 
-export function createMemoryAdapters(options: MemoryStoreOptions): { store: MemoryRoomStore; events: MemoryRoomEvents } {
+export function createMemoryAdapters(
+  options: MemoryStoreOptions,
+  onFanOut?: (batch: EventBatch, listeners: number) => void,
+): { store: MemoryRoomStore; events: MemoryRoomEvents } {
   // The outbox, when there is one, comes in the options: the worker reads the same instance.
-  const events = new MemoryRoomEvents();
+  const events = new MemoryRoomEvents(onFanOut);
   return { store: new MemoryRoomStore(events, options), events };
 }

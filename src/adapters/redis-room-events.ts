@@ -26,6 +26,8 @@ export interface RedisEventsOptions {
   sharded?: boolean;
   /** Called with a message that is not a batch (never published by this service). */
   onError?(error: unknown): void;
+  /** Called after a batch was handed to every local listener of its room (metrics). */
+  onFanOut?(batch: EventBatch, listeners: number): void;
 }
 
 interface LocalRoom {
@@ -56,6 +58,7 @@ export class RedisRoomEvents implements RoomEvents {
         return options.onError?.(error);
       }
       for (const listener of room.listeners) listener.onBatch(batch);
+      options.onFanOut?.(batch, room.listeners.size);
     });
     if (options.sharded) {
       // ioredis's sharded subscriber group emits this once it has sent the SSUBSCRIBEs again on the

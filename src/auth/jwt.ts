@@ -3,7 +3,7 @@
  * HTTP and SSE send `Authorization: Bearer <token>`; graphql-ws sends it as
  * `connectionParams.authorization`. The development headers and connectionParams are never read here.
  */
-import { createRemoteJWKSet, errors, type JWTHeaderParameters, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors, type JWTHeaderParameters, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { JwtConfig } from '../config.js';
 import { parseTransactionGrant } from './grant.js';
 import { type Authentication, type Authenticator, type Identity, validUserId } from './identity.js';
@@ -48,33 +48,54 @@ function refusal(error: unknown): string {
 export interface JwtAuthenticatorOptions extends JwtConfig {
   /** Told when the key set cannot be fetched (an operator's problem, not the caller's). */
   onKeysUnavailable?(error: unknown): void;
+  /** How long a fetched key set counts as current before it is fetched again (jose's default: 10 min). For tests. */
+  jwksCacheMaxAgeMs?: number;
 }
 
 /** After a failed key set fetch, how long requests that would fetch again are refused without trying. */
 const maxFetchBackoffMs = 5000;
 
 /**
- * jose's remote key set fetches again for every token with an unknown kid while its last fetch failed
- * (its cooldown starts only after a success): a provider that is down would be asked once per request,
- * and the operator told once per request. Here a failure is remembered for a short while: tokens signed
- * with a key already held still verify, the others are refused at once, and the operator is told once.
+ * jose's remote key set has two gaps when the provider is down: it fetches again for every token with an
+ * unknown kid while its last fetch failed (its cooldown starts only after a success), and once its copy
+ * is older than its cacheMaxAge (10 min) it refuses every token, even one signed with a key it holds.
+ * Here a failure is remembered for a short while (requests that would fetch again are answered at once,
+ * the operator is told once per window), and while the provider cannot be reached, tokens signed with a
+ * key of the last set fetched still verify against it.
  */
-function throttledKeySet(url: URL, cooldownMs: number, onFailure: (error: unknown) => void): JWTVerifyGetKey {
-  const remote = createRemoteJWKSet(url, { cooldownDuration: cooldownMs, timeoutDuration: 5000 });
+function resilientKeySet(url: URL, cooldownMs: number, onFailure: (error: unknown) => void, cacheMaxAgeMs?: number): JWTVerifyGetKey {
+  const remote = createRemoteJWKSet(url, { cooldownDuration: cooldownMs, timeoutDuration: 5000, ...(cacheMaxAgeMs !== undefined ? { cacheMaxAge: cacheMaxAgeMs } : {}) });
   const backoffMs = Math.min(cooldownMs, maxFetchBackoffMs);
   let failedAt = -Infinity;
+  let reportedAt = -Infinity;
   let failure: unknown;
-  const holdsKeyFor = (header: JWTHeaderParameters) => remote.fresh && (remote.jwks()?.keys ?? []).some((k) => header.kid === undefined || k.kid === header.kid);
+  /** The last set fetched, taken when a fetch fails (jose copies it on every jwks() call). */
+  let held: { verify: JWTVerifyGetKey; kids: Set<string | undefined> } | null = null;
+  const holds = (header: JWTHeaderParameters) => held !== null && (header.kid === undefined ? held.kids.size > 0 : held.kids.has(header.kid));
+  const failed = (error: unknown) => {
+    failedAt = Date.now();
+    // Requests that waited on one failed fetch all get its error: the set is taken once.
+    if (error === failure) return;
+    failure = error;
+    const keys = remote.jwks();
+    held = keys ? { verify: createLocalJWKSet(keys), kids: new Set(keys.keys.map((k) => k.kid)) } : null;
+    // Every request waiting on one failed fetch sees its error: tell the operator once.
+    if (failedAt - reportedAt >= backoffMs) {
+      reportedAt = failedAt;
+      onFailure(error);
+    }
+  };
   return async (header, token) => {
-    if (Date.now() - failedAt < backoffMs && !holdsKeyFor(header)) throw failure;
+    if (Date.now() - failedAt < backoffMs) {
+      if (holds(header)) return held!.verify(header, token);
+      throw failure;
+    }
     try {
       return await remote(header, token);
     } catch (error) {
-      if (keysUnavailable(error)) {
-        failedAt = Date.now();
-        failure = error;
-        onFailure(error);
-      }
+      if (!keysUnavailable(error)) throw error;
+      failed(error);
+      if (holds(header)) return held!.verify(header, token);
       throw error;
     }
   };
@@ -83,7 +104,7 @@ function throttledKeySet(url: URL, cooldownMs: number, onFailure: (error: unknow
 export function jwtAuthenticator(options: JwtAuthenticatorOptions): Authenticator {
   const key: Uint8Array | JWTVerifyGetKey = options.secret
     ? new TextEncoder().encode(options.secret)
-    : throttledKeySet(new URL(options.jwksUrl ?? ''), options.jwksCooldownMs, (error) => options.onKeysUnavailable?.(error));
+    : resilientKeySet(new URL(options.jwksUrl ?? ''), options.jwksCooldownMs, (error) => options.onKeysUnavailable?.(error), options.jwksCacheMaxAgeMs);
   const verifyOptions = {
     algorithms: options.secret ? ['HS256'] : ['RS256', 'ES256'],
     clockTolerance: options.clockSkewSeconds,

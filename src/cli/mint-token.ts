@@ -4,7 +4,7 @@
  *
  *   JWT_SECRET=… npm run token -- --sub alice --name Alice --tx tx-1,tx-2 [--ttl 3600] [--iss …] [--aud …]
  *
- * `--tx '*'` grants every transaction; JWT_ISSUER / JWT_AUDIENCE are used when set and not given.
+ * `--tx` is required (a token grants only the rooms it names); `--tx '*'` grants every transaction; JWT_ISSUER / JWT_AUDIENCE are used when set and not given.
  */
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
@@ -14,7 +14,7 @@ function main(): number {
     options: {
       sub: { type: 'string' },
       name: { type: 'string' },
-      tx: { type: 'string', default: '*' },
+      tx: { type: 'string' },
       ttl: { type: 'string', default: '3600' },
       iss: { type: 'string' },
       aud: { type: 'string' },
@@ -22,8 +22,8 @@ function main(): number {
   });
   const secret = process.env.JWT_SECRET;
   const ttl = Number(values.ttl);
-  if (!secret || secret.length < 32 || !values.sub || !Number.isInteger(ttl) || ttl <= 0) {
-    console.error('usage: JWT_SECRET=<at least 32 characters> npm run token -- --sub <user id> [--name <display name>] [--tx tx-1,tx-2 | *] [--ttl seconds]');
+  if (!secret || secret.length < 32 || !values.sub || !values.tx || !Number.isInteger(ttl) || ttl <= 0) {
+    console.error('usage: JWT_SECRET=<at least 32 characters> npm run token -- --sub <user id> --tx <tx-1,tx-2 | *> [--name <display name>] [--ttl seconds]');
     return 2;
   }
   const transactions = values.tx === '*' ? ['*'] : values.tx.split(',').map((t) => t.trim());

@@ -82,7 +82,10 @@ export interface RoomStore {
    * `afterVersion`, in order. Rooms keep every event up to a configured cap, past which the oldest go.
    */
   readHistory(transactionId: string, afterVersion: number, first: number): Promise<HistoryPage>;
-  /** Resolves when the store answers now (every shard of it); throws StoreUnavailableError otherwise. For readiness checks. */
+  /**
+   * Resolves when the store answers now (every shard of it), rejects (StoreUnavailableError) when it
+   * does not. GET /ready asks it about once a second.
+   */
   ping(): Promise<void>;
   close(): Promise<void>;
 }

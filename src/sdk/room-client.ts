@@ -182,6 +182,9 @@ export function createRoomClient(options: RoomClientOptions): RoomClient {
           ...(options.webSocketImpl ? { webSocketImpl: options.webSocketImpl } : {}),
           ...(options.retryWait ? { retryWait: options.retryWait } : {}),
           lazy: false,
+          // graphql-ws would print the failure to the console: it reaches the app as the failed call's
+          // error and through each room's onError.
+          onNonLazyError: () => undefined,
           retryAttempts: Number.POSITIVE_INFINITY,
           shouldRetry: () => true,
         });

@@ -9,7 +9,7 @@ import type { Limits } from '../domain/limits.js';
 import { noPresence, type RoomView, roomView } from '../domain/room.js';
 import { decide, type RoomCommand, type UserPresence } from '../domain/rules.js';
 import type { PresenceStore } from '../ports/presence-store.js';
-import type { HistoryPage, RequestKey, RoomStore, StoredRoom } from '../ports/room-store.js';
+import type { CommitResult, HistoryPage, RequestKey, RoomCommit, RoomStore, StoredRoom } from '../ports/room-store.js';
 import type { RateLimit } from './rate-limit.js';
 
 export interface RoomServiceOptions {
@@ -21,6 +21,11 @@ export interface RoomServiceOptions {
   rateLimit?: RateLimit;
   /** Called after a commit that resolved a room (the resolution webhook's worker looks at once). */
   onResolved?(transactionId: string): void;
+  /**
+   * Called after every commit sent to the store (metrics): its status ('error' when it threw), its
+   * duration, and whether it was a retry after a conflict.
+   */
+  onCommit?(status: 'committed' | 'conflict' | 'duplicate' | 'error', seconds: number, retry: boolean): void;
   /** Rooms whose last state is cached. Default 10,000. */
   cacheSize?: number;
   /** Decisions tried before giving up under contention. Default 50. */
@@ -120,6 +125,7 @@ export class RoomService {
     const { store, limits, maxAttempts = 50 } = this.options;
     let stored: StoredRoom | undefined = this.cache.get(transactionId);
     let fresh = false;
+    let committedBefore = false;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       if (!stored) {
         stored = await store.load(transactionId, request);
@@ -150,13 +156,17 @@ export class RoomService {
         this.remember(transactionId, stored);
         continue;
       }
-      const result = await store.commit({
-        transactionId,
-        baseRevision: stored.revision,
-        room: decision.changed ? decision.room : null,
-        events: decision.events,
-        ...(request ? { request } : {}),
-      });
+      const result = await this.timedCommit(
+        {
+          transactionId,
+          baseRevision: stored.revision,
+          room: decision.changed ? decision.room : null,
+          events: decision.events,
+          ...(request ? { request } : {}),
+        },
+        committedBefore,
+      );
+      committedBefore = true;
       if (result.status === 'committed') {
         this.remember(transactionId, { room: decision.room, revision: result.revision, requestDone: false });
         if (decision.events.some((e) => e.type === 'RoomResolved')) this.options.onResolved?.(transactionId);
@@ -170,6 +180,20 @@ export class RoomService {
       if (attempt >= 2) await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 50)));
     }
     throw new DomainError(ErrorCode.StoreUnavailable, 'The room is changing too fast to apply this change; nothing was written. Retry.');
+  }
+
+  private async timedCommit(commit: RoomCommit, retry: boolean): Promise<CommitResult> {
+    const { store, onCommit } = this.options;
+    if (!onCommit) return store.commit(commit);
+    const started = performance.now();
+    try {
+      const result = await store.commit(commit);
+      onCommit(result.status, (performance.now() - started) / 1000, retry);
+      return result;
+    } catch (error) {
+      onCommit('error', (performance.now() - started) / 1000, retry);
+      throw error;
+    }
   }
 
   private remember(transactionId: string, stored: StoredRoom): void {

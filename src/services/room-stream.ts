@@ -34,6 +34,8 @@ export interface RoomStreamDeps {
   events: RoomEvents;
   presence: PresenceTracker;
   onError(error: unknown, context: string): void;
+  /** Called as a stream starts (metrics); the returned function is called once when it closes. */
+  onStreamOpen?(): () => void;
 }
 
 export interface RoomStreamRequest {
@@ -115,6 +117,7 @@ class RoomStream {
   private acquired = false;
   private unsubscribe: (() => void) | undefined;
   private expiry: ReturnType<typeof setTimeout> | undefined;
+  private readonly onStreamClose: (() => void) | undefined;
 
   constructor(
     private readonly deps: RoomStreamDeps,
@@ -123,6 +126,7 @@ class RoomStream {
   ) {
     this.lastVersion = request.afterVersion ?? 0;
     this.epoch = request.epoch ?? '';
+    this.onStreamClose = deps.onStreamOpen?.();
     if (request.endsAt !== undefined) this.endAt(request.endsAt);
     this.kick();
   }
@@ -141,6 +145,7 @@ class RoomStream {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.onStreamClose?.();
     clearTimeout(this.expiry);
     this.unsubscribe?.();
     if (this.acquired) this.deps.presence.release(this.request.transactionId, this.request.userId);

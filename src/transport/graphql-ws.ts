@@ -4,12 +4,12 @@
  * yoga.getEnveloped, so WebSocket operations share HTTP's plugins, context and parse/validate caches. Subscriptions run through sharedSubscribe: one execution and one JSON per event and document,
  * written straight into each socket's `next` messages.
  */
-import type { Server } from 'node:http';
-import { type ExecutionArgs, type ExecutionResult, GraphQLError } from 'graphql';
+import type { IncomingMessage, Server } from 'node:http';
+import { type ExecutionArgs, type ExecutionResult, getOperationAST, GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Authentication } from '../auth/identity.js';
 import type { SecurityConfig } from '../config.js';
-import { withContractCode } from './mask-error.js';
+import { withContractCode as withHttpContractCode } from './mask-error.js';
 import type { TrustedDocuments } from './trusted-documents.js';
 import { type DirectSocket, type MaskErrors, SharedResult, sharedSubscribe } from './shared-subscribe.js';
 import { serveGraphQLWs } from './ws-adapter.js';
@@ -35,6 +35,12 @@ export interface WsGuards {
   keepAliveMs: number;
   /** A socket's own errors (a message over the size limit, say): logged, the socket is closed by ws. */
   onSocketError(error: unknown): void;
+  /** False while draining: new upgrades get 503 and new messages are not read (src/transport/ws-adapter.ts). */
+  accepting?(): boolean;
+  /** A socket opened; the returned function is called when it closes (logs, metrics). */
+  onOpen?(request: IncomingMessage): (code: number, reason: string) => void;
+  /** The request id of a socket's upgrade request; each operation's is this id, "/", its operation id. */
+  requestIdOf?(request: IncomingMessage): string;
 }
 
 /**
@@ -45,6 +51,13 @@ export interface WsGuards {
 export const CredentialsRefused = 4403;
 /** A close reason is at most 123 bytes of UTF-8; ours are ASCII. */
 const closeReason = (message: string) => `UNAUTHENTICATED: ${message}`.slice(0, 123);
+/** The contract's code, without the HTTP status graphql-js and yoga put beside it (no status on a socket). */
+function withContractCode(error: GraphQLError): GraphQLError {
+  const coded = withHttpContractCode(error);
+  if (coded.extensions['http'] === undefined) return coded;
+  const { http: _status, ...extensions } = coded.extensions;
+  return new GraphQLError(coded.message, { nodes: coded.nodes ?? null, source: coded.source ?? null, positions: coded.positions ?? null, path: coded.path ?? null, extensions });
+}
 /** setTimeout's largest delay; a later expiry is checked again when it fires. */
 const maxTimerMs = 2 ** 31 - 1;
 
@@ -129,6 +142,7 @@ export function attachGraphQLWs(
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
+          ...(guards.requestIdOf ? { requestId: `${guards.requestIdOf(ctx.extra.request)}/${id}` } : {}),
           // Read at connection_init (onConnect); the context takes the identity from here.
           authentication: authenticated.get(ctx) ?? { identity: null },
         });
@@ -150,6 +164,11 @@ export function attachGraphQLWs(
           throw error;
         }
         if (errors.length > 0) return errors.map((e: GraphQLError) => withContractCode(e));
+        // As over HTTP (yoga): a document whose operation cannot be told is the client's to fix, with a
+        // code, where graphql-ws would answer a bare "Unable to identify operation".
+        if (!getOperationAST(document, payload.operationName)) {
+          return [withContractCode(new GraphQLError('Could not determine what operation to execute.', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } }))];
+        }
         const args: ExecutionArgs = {
           schema,
           operationName: payload.operationName ?? null,
@@ -168,6 +187,8 @@ export function attachGraphQLWs(
       messagesPerSecond: guards.security.wsMessagesPerSecond,
       messageBurst: guards.security.wsMessageBurst,
       onSocketError: guards.onSocketError,
+      ...(guards.accepting ? { accepting: guards.accepting } : {}),
+      ...(guards.onOpen ? { onOpen: guards.onOpen } : {}),
     },
   );
   return () => route.dispose();

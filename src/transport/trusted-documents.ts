@@ -34,15 +34,27 @@ export interface TrustedDocuments {
   resolve(payload: OperationPayload): string | GraphQLError;
 }
 
-const refusal = (message: string, reason: string) => new GraphQLError(message, { extensions: { code: ErrorCode.BadUserInput, reason } });
+/**
+ * A request with nothing to run is a 400 over HTTP, as yoga answers one with no query (`http` never
+ * reaches the client); a refused document is a 200 with errors, like one that fails validation (an SSE
+ * client then reads the error as an event).
+ */
+const refusal = (message: string, reason: string, http: boolean) =>
+  new GraphQLError(message, { extensions: { code: ErrorCode.BadUserInput, reason, ...(http ? { http: { status: 400 } } : {}) } });
 const notFound = () =>
-  refusal('The hash in extensions.persistedQuery is not one of this service\'s trusted documents: send a hash from the SDK\'s persisted-documents.json.', 'PERSISTED_QUERY_NOT_FOUND');
+  refusal(
+    'The hash in extensions.persistedQuery is not one of this service\'s trusted documents: send a hash from the SDK\'s persisted-documents.json.',
+    'PERSISTED_QUERY_NOT_FOUND',
+    false,
+  );
 const onlyHashes = () =>
   refusal(
     'This service runs only trusted documents: send extensions.persistedQuery { version: 1, sha256Hash } of one of the SDK\'s operations instead of the text.',
     'PERSISTED_QUERY_ONLY',
+    false,
   );
-const nothingToRun = () => refusal('Send a query, or extensions.persistedQuery { version: 1, sha256Hash } of a trusted document.', 'PERSISTED_QUERY_ID_REQUIRED');
+const nothingToRun = (http = false) =>
+  refusal('Send a query, or extensions.persistedQuery { version: 1, sha256Hash } of a trusted document.', 'PERSISTED_QUERY_ID_REQUIRED', http);
 
 /** codegen writes "sha256:<hex>"; Apollo's and urql's links send the bare hex: both are accepted. */
 const bareHash = (hash: string) => (hash.startsWith('sha256:') ? hash.slice('sha256:'.length) : hash);
@@ -95,7 +107,7 @@ export function trustedDocuments(mode: TrustedDocumentsMode, manifestPaths: read
             usePersistedOperations({
               getPersistedOperation: lookup,
               allowArbitraryOperations: mode === 'allow',
-              customErrors: { notFound, persistedQueryOnly: onlyHashes, keyNotFound: nothingToRun },
+              customErrors: { notFound, persistedQueryOnly: onlyHashes, keyNotFound: () => nothingToRun(true) },
             }),
           ],
     resolve(payload) {

@@ -30,6 +30,14 @@ export interface WsRouteOptions {
   messagesPerSecond: number;
   messageBurst: number;
   onSocketError(error: unknown): void;
+  /**
+   * False while the instance drains: new upgrades are refused with 503, and messages on open sockets
+   * are not read (an operation sent now is resent by graphql-ws's client after it reconnects, to
+   * another instance). Default: always.
+   */
+  accepting?(): boolean;
+  /** A socket opened (logs, metrics); the returned function is called once when it closes. */
+  onOpen?(request: IncomingMessage): (code: number, reason: string) => void;
 }
 
 export function serveGraphQLWs(
@@ -42,17 +50,24 @@ export function serveGraphQLWs(
   const rawSockets = new WeakMap<WebSocket, Duplex>();
   const batcher = new TickWriteBatcher();
   // handleUpgrade answers 400 to another path and 403 to an origin verifyClient refuses.
-  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (options.accepting && !options.accepting()) {
+      // graphql-ws clients see a failed connect and retry, reaching another instance.
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     wsServer.handleUpgrade(request, socket, head, (ws) => {
       rawSockets.set(ws, socket);
       wsServer.emit('connection', ws, request);
     });
+  };
   httpServer.on('upgrade', onUpgrade);
   const server = makeServer(serverOptions);
   let disposing = false;
 
   wsServer.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     socket.on('error', options.onSocketError);
+    const onClosed = options.onOpen?.(request);
     let alive = true;
     socket.on('pong', () => (alive = true));
     const ping =
@@ -91,7 +106,8 @@ export function serveGraphQLWs(
       }
     };
     socket.on('message', (data: Buffer) => {
-      if (disposing) return; // going away: nothing new is started, and nothing holds the socket paused
+      // Going away: nothing new is started, and nothing holds the socket paused.
+      if (disposing || (options.accepting && !options.accepting())) return;
       waiting.push(String(data));
       if (waiting.length > options.messageBurst && !socket.isPaused) socket.pause();
       if (!drainTimer) drain();
@@ -116,6 +132,7 @@ export function serveGraphQLWs(
       clearInterval(ping);
       clearTimeout(drainTimer);
       waiting.length = 0;
+      onClosed?.(code, String(reason));
       void closed(code, String(reason));
     });
   });
@@ -129,7 +146,12 @@ export function serveGraphQLWs(
         if (client.isPaused) client.resume();
         client.close(1001, 'Going away');
       }
+      // A peer that never answers the close frame (a dead network) would hold the stop for ws's 30 s.
+      const cutoff = setTimeout(() => {
+        for (const client of wsServer.clients) client.terminate();
+      }, 2000);
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      clearTimeout(cutoff);
     },
   };
 }

@@ -155,6 +155,12 @@ export function roomStoreContract(name: string, makeAdapters: () => Promise<Cont
       return unsubscribe;
     }
 
+    describe('ping', () => {
+      it('resolves while the store answers', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+    });
+
     describe('load', () => {
       it('returns an untouched room empty, OPEN, at version 0 and revision 0, with an epoch', async () => {
         const loaded = await store.load('tx-untouched');

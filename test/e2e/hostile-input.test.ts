@@ -127,6 +127,15 @@ describe('bodies are bounded before they are parsed', () => {
 
   it('a request without a query is BAD_USER_INPUT, not BAD_REQUEST', async () => {
     const response = await rawRequest(server.url, { method: 'POST', headers: json, body: '{}' });
-    expect(response.json).toEqual({ errors: [{ message: 'Must provide query string.', extensions: { code: 'BAD_USER_INPUT', reason: 'BAD_REQUEST' } }] });
+    // Nothing to run: no text, and no trusted document's hash (TRUSTED_DOCUMENTS=allow reads both).
+    expect(response.status).toBe(400);
+    expect(response.json).toEqual({
+      errors: [
+        {
+          message: 'Send a query, or extensions.persistedQuery { version: 1, sha256Hash } of a trusted document.',
+          extensions: { code: 'BAD_USER_INPUT', reason: 'PERSISTED_QUERY_ID_REQUIRED' },
+        },
+      ],
+    });
   });
 });

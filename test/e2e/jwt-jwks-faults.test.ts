@@ -52,6 +52,39 @@ describe('a key set that fails', () => {
     await sleep(250);
     expect(await check(await signWith(unknown, claims('d')))).toBe('ok');
   });
+
+  it('keeps verifying tokens of keys it holds once its copy of the set is old and the provider is down; a burst is told once', async () => {
+    const held = await signingKey('held-stale', 'ES256');
+    const unknown = await signingKey('unknown-stale', 'ES256');
+    jwks.answer.failing = false;
+    jwks.keys.splice(0, jwks.keys.length, held.publicJwk);
+    const told: unknown[] = [];
+    // The set counts as current for 200 ms here (10 min in the service), so that it goes stale in the test.
+    const auth = jwtAuthenticator({
+      secret: null,
+      issuer: null,
+      audience: null,
+      clockSkewSeconds: 0,
+      jwksCooldownMs: 30_000,
+      jwksUrl: jwks.url,
+      jwksCacheMaxAgeMs: 200,
+      onKeysUnavailable: (error) => told.push(error),
+    });
+    const check = async (token: string) => (await auth.fromHeaders(new Headers({ authorization: `Bearer ${token}` }))).failure ?? 'ok';
+    expect(await check(await signWith(held, claims('a')))).toBe('ok');
+    jwks.answer.failing = true;
+    jwks.answer.delayMs = 100;
+    await sleep(300);
+    const fetches = jwks.fetches();
+    // Concurrent requests while the set is stale: one fetch, which fails; all still verify.
+    const burst = await Promise.all(Array.from({ length: 20 }, async (_, i) => check(await signWith(held, claims(`burst-${i}`)))));
+    expect(burst).toEqual(Array(20).fill('ok'));
+    expect(await check(await signWith(unknown, claims('b')))).toBe('The signing keys could not be fetched to check the token; try again shortly.');
+    expect(jwks.fetches() - fetches).toBe(1);
+    expect(told).toHaveLength(1);
+    jwks.answer.failing = false;
+    jwks.answer.delayMs = 0;
+  });
 });
 
 describe('a socket closed while its token is being checked', () => {

@@ -50,6 +50,30 @@ describe('WebSocket limits', () => {
     expect(await closed).toBe(1009);
   });
 
+  it('a document whose operation cannot be told (two anonymous, or a wrong operationName) is BAD_USER_INPUT, as over HTTP', async () => {
+    const { socket, closed, messages } = await rawSocket();
+    socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ __typename } { __typename }' } }));
+    socket.send(JSON.stringify({ id: '2', type: 'subscribe', payload: { query: 'query A { __typename }', operationName: 'B' } }));
+    await expect.poll(() => messages.filter((m) => m.type === 'error'), { timeout: 3000 }).toEqual([
+      {
+        id: '1',
+        type: 'error',
+        payload: [0, 1].map((i) => ({
+          message: 'This anonymous operation must be the only defined operation.',
+          locations: [{ line: 1, column: 1 + 15 * i }],
+          extensions: { code: 'BAD_USER_INPUT', reason: 'GRAPHQL_VALIDATION_FAILED' },
+        })),
+      },
+      {
+        id: '2',
+        type: 'error',
+        payload: [{ message: 'Could not determine what operation to execute.', extensions: { code: 'BAD_USER_INPUT', reason: 'OPERATION_RESOLUTION_FAILURE' } }],
+      },
+    ]);
+    socket.close(1000);
+    expect(await closed).toBe(1000);
+  });
+
   it('a message under the limit is served on the same kind of socket', async () => {
     const { socket, closed, messages } = await rawSocket();
     socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: '{ __typename }', variables: { pad: 'x'.repeat(60_000) } } }));

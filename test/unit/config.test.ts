@@ -51,6 +51,8 @@ describe('loadConfig defaults', () => {
       subscriberMaxBufferedBytes: 8 * 1024 * 1024,
       wsKeepAliveMs: 25_000,
       resolutionWebhook: null,
+      shutdownTimeoutMs: 15_000,
+      metricsEnabled: true,
       logLevel: 'info',
     });
   });
@@ -107,6 +109,8 @@ describe('loadConfig overrides', () => {
       RESOLUTION_WEBHOOK_RETRY_MAX_MS: '60000',
       RESOLUTION_WEBHOOK_MAX_ATTEMPTS: '3',
       RESOLUTION_WEBHOOK_LEASE_MS: '8000',
+      SHUTDOWN_TIMEOUT_MS: '5000',
+      METRICS_ENABLED: 'false',
       LOG_LEVEL: 'debug',
     });
     expect(config).toEqual({
@@ -154,6 +158,8 @@ describe('loadConfig overrides', () => {
         maxAttempts: 3,
         leaseMs: 8000,
       },
+      shutdownTimeoutMs: 5000,
+      metricsEnabled: false,
       logLevel: 'debug',
     });
   });
@@ -259,6 +265,8 @@ describe('loadConfig errors', () => {
   });
 
   it('refuses a PRESENCE_TIMEOUT_MS below 300 ms and an INSTANCE_ID that could not name a presence owner', () => {
+    expect(configError({ SHUTDOWN_TIMEOUT_MS: '500' }).problems).toEqual(['SHUTDOWN_TIMEOUT_MS: must be a whole number from 1000 to 600000, got "500"']);
+    expect(configError({ METRICS_ENABLED: 'yes' }).problems).toEqual([expect.stringMatching(/^METRICS_ENABLED: /)]);
     expect(configError({ PRESENCE_TIMEOUT_MS: '100' }).problems).toEqual([expect.stringMatching(/^PRESENCE_TIMEOUT_MS: must be a whole number from 300/)]);
     for (const id of ['a/b', 'a b', '{a}']) expect(configError({ INSTANCE_ID: id }).problems).toEqual([expect.stringMatching(/^INSTANCE_ID: /)]);
   });
@@ -278,6 +286,9 @@ describe('loadConfig errors', () => {
     for (const nodeEnv of ['Production', 'PRODUCTION', 'production ']) {
       expect(configError({ NODE_ENV: nodeEnv }).problems).toEqual([`NODE_ENV: "${nodeEnv}" is not "production"; write it in lower case, without spaces`]);
     }
+    // A typo would run the development mode: only the three known values start.
+    expect(configError({ NODE_ENV: 'prod' }).problems).toEqual(['NODE_ENV: "prod" is none of production, development, test; production needs "production" exactly']);
+    for (const nodeEnv of ['development', 'test', '']) expect(loadConfig({ NODE_ENV: nodeEnv }).authMode).toBe('dev');
   });
 
   it('TRUSTED_DOCUMENTS=only turns GraphiQL off, and refuses GRAPHIQL=true beside it', () => {
@@ -333,7 +344,14 @@ describe('loadConfig errors', () => {
     ]);
     expect(configError({ AUTH_MODE: 'jwt', JWT_SECRET: 's'.repeat(31) }).problems).toEqual([expect.stringMatching(/^JWT_SECRET: must be at least 32 characters/)]);
     // Placeholders the length of a key: one character repeated, a short word padded with spaces.
-    for (const placeholder of ['s'.repeat(32), 'changeme'.repeat(4), `${' '.repeat(24)}password`]) {
+    for (const placeholder of [
+      's'.repeat(32),
+      'changeme'.repeat(4),
+      `${' '.repeat(24)}password`,
+      'your-256-bit-secret-your-256-bit-secret',
+      '0123456789'.repeat(4),
+      '$(node -e "console.log(require(\'crypto\').randomBytes(32).toString(\'base64url\'))")',
+    ]) {
       expect(configError({ AUTH_MODE: 'jwt', JWT_SECRET: placeholder }).problems).toEqual([expect.stringMatching(/^JWT_SECRET: looks like a placeholder/)]);
     }
     expect(configError({ AUTH_MODE: 'jwt', JWT_JWKS_URL: 'ftp://idp' }).problems).toEqual([expect.stringMatching(/^JWT_JWKS_URL: /)]);

@@ -21,8 +21,8 @@ function flakyStore(down: { commit?: number; readSince?: number; commitDelayMs?:
     load: (...args) => store.load(...args),
     loadIfChanged: (...args) => store.loadIfChanged(...args),
     readHistory: (...args) => store.readHistory(...args),
-    close: () => store.close(),
     ping: () => store.ping(),
+    close: () => store.close(),
     async commit(commit) {
       calls.commit++;
       if (down.commitDelayMs) await new Promise((resolve) => setTimeout(resolve, down.commitDelayMs));
