@@ -14,6 +14,7 @@
  *   npm run bench:idle -- [--runs 3] [--settle 10]
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -40,7 +41,8 @@ export interface IdleStartRun {
 }
 
 const externalDir = join(benchDir, '.tmp', 'external');
-const jwtEnv = { NODE_ENV: 'production', AUTH_MODE: 'jwt', JWT_SECRET: 'idle-start-bench-secret-0123456789abcdef0123456789' };
+// A random secret: the configuration refuses placeholder-like ones.
+const jwtEnv = { NODE_ENV: 'production', AUTH_MODE: 'jwt', JWT_SECRET: randomBytes(32).toString('base64url') };
 
 const VARIANTS: Variant[] = [
   { id: 'npm start (tsx)', command: 'node --import tsx src/main.ts', args: ['--import', 'tsx', 'src/main.ts'], env: {} },
