@@ -28,10 +28,11 @@ USER node
 ENV NODE_ENV=production AUTH_MODE=jwt HOST=0.0.0.0 PORT=4000
 EXPOSE 4000
 
-# Liveness of the process: an anonymous { __typename } (which needs no token) with yoga's CSRF header.
-# The load balancer checks readiness (GET /ready) itself: deploy/haproxy.cfg.
+# Liveness: GET /health answers 200 while the process runs. Readiness (GET /ready: 503 while Redis is
+# unreachable or the instance drains) is the load balancer's check (deploy/haproxy.cfg): a Redis outage
+# takes instances out of rotation, it does not get them restarted.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:4000/graphql?query=%7B__typename%7D', { headers: { 'x-graphql-yoga-csrf': '1' } }).then(async (r) => { const b = await r.json(); process.exit(r.ok && b?.data?.__typename === 'Query' ? 0 : 1); }).catch(() => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:4000/health').then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))"]
 
 # SIGTERM (docker stop) drains: the process closes WebSockets with 1001 so clients resume elsewhere.
 CMD ["node", "dist/main.js"]

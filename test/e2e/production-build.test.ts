@@ -74,6 +74,9 @@ describe('the production build (node dist/main.js)', () => {
     try {
       const url = await server.url;
       expect(server.output()).toMatch(/embedded in-memory store/);
+      // What the image's HEALTHCHECK and the load balancer ask.
+      const probes = await Promise.all(['/health', '/ready'].map(async (path) => (await fetch(new URL(path, url))).status));
+      expect(probes).toEqual([200, 200]);
       const get = await fetch(`${url}?query=%7B__typename%7D`, { headers: { 'x-graphql-yoga-csrf': '1' } });
       expect([get.status, await get.json()]).toEqual([200, { data: { __typename: 'Query' } }]);
       const auth = { authorization: `Bearer ${await hs256({ sub: 'alice', name: 'Alice', transactions: ['tx-build'] })}` };
