@@ -16,7 +16,7 @@ RUN npm run build
 # The bundle holds the production dependencies it uses (scripts/build.mjs; test/e2e/production-build
 # runs it with no node_modules anywhere), so this stage installs none: no devDependencies, no tsx, no npm
 # install at all. Code that loads only when first used (GraphiQL's renderer, graphql-jit) sits in
-# dist/chunks. Measured idle: about 85 MB RSS, ready in well under a second (bench/results/idle-start.md).
+# dist/chunks. Measured idle: about 90 MB RSS, ready about 0.3 s after start (bench/results/idle-start.md).
 FROM node:20-bookworm-slim
 WORKDIR /app
 # Root-owned and read-only to the app, which runs as the image's unprivileged `node` user (uid 1000).
