@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { redisAnswers } from '../../test/utils/redis-server.js';
 import { freePort, sleep } from '../lib/children.js';
 import { spawnTracked, stopTracked, type Tracked } from '../lib/tracked.js';
 
@@ -47,17 +47,8 @@ export class SoakRedis {
     if (this.proc) await stopTracked(this.proc, 'SIGKILL', 1000);
   }
 
-  async pings(): Promise<boolean> {
-    const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 300 });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return (await client.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      client.disconnect();
-    }
+  pings(): Promise<boolean> {
+    return redisAnswers(this.url, 300);
   }
 
   async dispose(): Promise<void> {
