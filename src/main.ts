@@ -52,6 +52,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  // Only the message: a client library's error can carry its command, arguments and all (ioredis's
+  // HELLO/AUTH holds the Redis password), which must not reach a log.
+  console.error(`conflict-rooms could not start: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
   process.exit(1);
 });

@@ -51,7 +51,12 @@ export function opsHttp({ yoga, drain, readiness, metrics, logger }: OpsHttpOpti
   };
 
   const ops = (req: IncomingMessage, res: ServerResponse, path: string): boolean => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      if (path !== '/health' && path !== '/ready' && path !== '/metrics') return false;
+      res.setHeader('allow', 'GET, HEAD');
+      reply(res, 405, JSON.stringify({ status: 'method not allowed' }));
+      return true;
+    }
     if (path === '/health') {
       reply(res, 200, JSON.stringify({ status: 'ok' }));
       return true;

@@ -38,7 +38,15 @@ export type RoomClientOptions = {
   | { client: Client }
   /** Or what the SDK needs to make one: it reconnects forever, with backoff, and `dispose()` closes it. */
   | ({
-      url: string;
+      /** The graphql-ws URL; a function is asked again on every (re)connect (a list of instances, say). */
+      url: string | (() => string | Promise<string>);
+      /**
+       * Pings the server every `intervalMs` (default 10000) and drops the socket when no pong comes
+       * within `timeoutMs` (default 5000), then reconnects and resumes: a server that froze without
+       * closing (a stopped process, a dead network path) is left within their sum, where the socket
+       * would otherwise look open for minutes. `false`: no pings.
+       */
+      keepAlive?: { intervalMs?: number; timeoutMs?: number } | false;
       /**
        * The JWT (AUTH_MODE=jwt), sent as connectionParams.authorization. Give a function to have it
        * asked again on every (re)connect: when the token expires the server closes the socket (4403),
@@ -168,6 +176,37 @@ function withToken(token: string | (() => string | Promise<string>)): ClientOpti
   return typeof token === 'function' ? async () => ({ authorization: `Bearer ${await token()}` }) : { authorization: `Bearer ${token}` };
 }
 
+/**
+ * graphql-ws's keepAlive sends pings but never gives up waiting for a pong: its own recipe closes the
+ * socket when none comes. Close code 4408 is one graphql-ws retries. `terminate()` (ws, in Node) drops
+ * the socket at once; a browser's close() waits for the closing handshake it will not get.
+ */
+function pongTimeout({ intervalMs = 10_000, timeoutMs = 5_000 }: { intervalMs?: number; timeoutMs?: number }): Pick<ClientOptions, 'keepAlive' | 'on'> {
+  let socket: { readyState: number; close(code: number, reason: string): void; terminate?: () => void } | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return {
+    keepAlive: intervalMs,
+    on: {
+      connected: (connected) => {
+        socket = connected as typeof socket;
+      },
+      closed: () => clearTimeout(timer),
+      ping: (received) => {
+        if (received) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          if (socket?.readyState !== 1) return;
+          socket.close(4408, 'No pong from the server');
+          socket.terminate?.();
+        }, timeoutMs);
+      },
+      pong: (received) => {
+        if (received) clearTimeout(timer);
+      },
+    },
+  };
+}
+
 export function createRoomClient(options: RoomClientOptions): RoomClient {
   const owned = !('client' in options);
   // Credentials asked for again on every connect can recover from UNAUTHENTICATED (an expired token).
@@ -179,6 +218,7 @@ export function createRoomClient(options: RoomClientOptions): RoomClient {
       : createClient({
           url: options.url,
           ...(connectionParams ? { connectionParams } : {}),
+          ...(options.keepAlive === false ? {} : pongTimeout(options.keepAlive ?? {})),
           ...(options.webSocketImpl ? { webSocketImpl: options.webSocketImpl } : {}),
           ...(options.retryWait ? { retryWait: options.retryWait } : {}),
           lazy: false,

@@ -114,6 +114,10 @@ describe('deploy/haproxy.cfg', () => {
     expect(lines).toContain('http-check expect status 200');
     expect(lines.filter((l) => l.startsWith('server '))).toEqual(['server api1 api1:4000 check', 'server api2 api2:4000 check']);
     expect(lines.some((l) => /stick|cookie|balance source/.test(l))).toBe(false);
+    // A draining instance's 503 (nothing ran) is retried elsewhere; a downed instance's tunnels are cut.
+    expect(lines).toContain('retry-on conn-failure empty-response 503');
+    expect(lines.find((l) => l.startsWith('default-server '))).toMatch(/ on-marked-down shutdown-sessions$/);
+    expect(lines).toContain('http-request deny deny_status 404 if { path /metrics }');
   });
 
   it('keeps WebSockets open longer than the 25 s keep-alive, and SSE longer than its 12 s ping', () => {

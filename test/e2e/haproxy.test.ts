@@ -84,6 +84,11 @@ describe('deploy/haproxy.cfg in front of two instances', () => {
     }
   });
 
+  it('does not serve /metrics to the outside (the instances do, on their own addresses)', async () => {
+    expect((await fetch(url.replace(/\/graphql$/, '/metrics'))).status).toBe(404);
+    expect((await fetch(instances[0]!.url.replace(/\/graphql$/, '/metrics'))).status).toBe(200);
+  });
+
   it('takes a draining instance out of rotation (GET /ready) and serves every request from the other', async () => {
     const [first] = instances as [InstanceProcess, InstanceProcess];
     expect(await first.terminate()).toBe(0);

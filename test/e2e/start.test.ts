@@ -49,4 +49,14 @@ describe('the server process', () => {
     expect(server.output()).toMatch(/PORT/);
     expect(server.output()).toMatch(/EVENT_LOG_LENGTH/);
   });
+
+  it('a Redis that refuses its credentials stops the start (exit 1) saying why, and the password is printed nowhere', async () => {
+    const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    redisUrl.username = 'no-such-user';
+    redisUrl.password = 'Sekret-pw-77';
+    const server = run({ PORT: '0', REDIS_URL: redisUrl.href });
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toMatch(/conflict-rooms could not start: ReplyError: WRONGPASS/);
+    expect(server.output()).not.toMatch(/Sekret-pw-77/);
+  });
 });

@@ -84,6 +84,9 @@ describe('metric labels', () => {
   it('the first 100 operation names are labels, later ones "other", none "anonymous"', () => {
     const names = new BoundedNames(3);
     expect(['A', 'B', undefined, 'C', 'D', 'A'].map((n) => names.label(n))).toEqual(['A', 'B', 'anonymous', 'C', 'other', 'A']);
+    // A long name takes no slot: it is "other" at once, and a short one after it is still a label.
+    const long = new BoundedNames(3);
+    expect([`N${'x'.repeat(64)}`, `N${'x'.repeat(63)}`, 'Short'].map((n) => long.label(n))).toEqual(['other', `N${'x'.repeat(63)}`, 'Short']);
   });
 
   it('errors are labelled with the contract code the client sees', () => {
