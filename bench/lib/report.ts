@@ -160,7 +160,7 @@ export function markdown(meta: Meta, records: ScenarioRecord[], checks: CheckRes
   if (checks.length === 0) lines.push('(no scenario with a target ran)');
   for (const c of checks) {
     const verdict = c.met === null ? 'NOT MEASURED' : c.met ? 'met' : 'NOT MET';
-    const limit = c.against === 'ws' ? `limit ${c.limit}×` : c.strict ? 'must be < 1×' : 'must be ≤ 1×';
+    const limit = c.against === 'ws' ? `limit ${c.limit}×` : c.strict ? `must be < ${c.limit}×` : `must be ≤ ${c.limit}×`;
     const perRun = c.perRun.map((r) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : '–')).join(', ');
     lines.push(
       `- **${verdict}**: ${c.text}: ${Number.isFinite(c.ratio) ? c.ratio.toFixed(2) : '–'}× ${LABELS[c.against]} ` +
