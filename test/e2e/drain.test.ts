@@ -8,23 +8,20 @@
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { eventually, mutate, Subscription } from '../utils/clients.js';
 import { EVENTS, type EventsResult, JOIN, ROOM_QUERY, type RoomData, SELECT } from '../utils/operations.js';
 import { type InstanceProcess, startInstanceProcess } from '../utils/instance-process.js';
 import { startRedisServer } from '../utils/redis-server.js';
-import { deletePrefix, startServer, testPrefix } from '../utils/server.js';
+import { deletePrefix, serverBase, startServer, testPrefix } from '../utils/server.js';
+import { cleanupsAfterEach } from '../utils/cleanups.js';
 
 const alice = { userId: 'alice', userName: 'Alice' };
 const bob = { userId: 'bob', userName: 'Bob' };
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
-const base = (url: string) => url.replace(/\/graphql$/, '');
 
 /** The status a new WebSocket upgrade gets ('open' when it is accepted). */
 function upgradeStatus(wsUrl: string): Promise<number | 'open'> {
@@ -133,7 +130,7 @@ describe('SIGTERM', () => {
       { next: (result) => void ((wsAnswer = result), (wsAnsweredAt = Date.now())), error: () => undefined, complete: () => undefined },
     );
     // The HTTP request and its operation, and the socket's operation.
-    const inFlightNow = async () => /^conflict_rooms_work_in_flight (\d+)$/m.exec(await (await fetch(`${base(doomed.url)}/metrics`)).text())?.[1];
+    const inFlightNow = async () => /^conflict_rooms_work_in_flight (\d+)$/m.exec(await (await fetch(`${serverBase(doomed.url)}/metrics`)).text())?.[1];
     await eventually(async () => (await inFlightNow()) === '3', 2000, 'three pieces of work in flight');
     const termAt = Date.now();
     const exited = doomed.terminate();
@@ -147,9 +144,9 @@ describe('SIGTERM', () => {
       '1',
       { errors: [{ message: 'This instance is shutting down: retry, another instance will answer.', extensions: { code: 'STORE_UNAVAILABLE', reason: 'SHUTTING_DOWN' } }] },
     ]);
-    const ready = await fetch(`${base(doomed.url)}/ready`);
+    const ready = await fetch(`${serverBase(doomed.url)}/ready`);
     expect([ready.status, await ready.text()]).toEqual([503, '{"status":"draining"}']);
-    expect((await fetch(`${base(doomed.url)}/health`)).status).toBe(200);
+    expect((await fetch(`${serverBase(doomed.url)}/health`)).status).toBe(200);
     expect(await upgradeStatus(doomed.wsUrl)).toBe(503);
     expect(wsClosed).toBeUndefined();
 

@@ -2,22 +2,19 @@
  * The operations endpoints on a real server: /health, /ready following a real redis-server that is
  * killed and started again, /metrics with exact names and labels after known operations, request ids.
  */
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { eventually, mutate, post, Subscription, wsClient } from '../utils/clients.js';
 import { EVENTS, type EventsResult, JOIN, SELECT } from '../utils/operations.js';
 import { startInstanceProcess } from '../utils/instance-process.js';
 import { startRedisServer } from '../utils/redis-server.js';
-import { deletePrefix, startServer, testPrefix } from '../utils/server.js';
+import { deletePrefix, serverBase, startServer, testPrefix } from '../utils/server.js';
+import { cleanupsAfterEach } from '../utils/cleanups.js';
 
 const alice = { userId: 'alice', userName: 'Alice' };
 const bob = { userId: 'bob', userName: 'Bob' };
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
-const base = (url: string) => url.replace(/\/graphql$/, '');
 
 async function get(url: string, headers: Record<string, string> = {}) {
   const response = await fetch(url, { headers });
@@ -28,9 +25,9 @@ describe('GET /health and /ready', () => {
   it('answer 200 on the embedded store, with a request id (a sane incoming one is kept, another replaced)', async () => {
     const server = await startServer();
     cleanups.push(() => server.stop());
-    const health = await get(`${base(server.url)}/health`, { 'x-request-id': 'probe-1' });
+    const health = await get(`${serverBase(server.url)}/health`, { 'x-request-id': 'probe-1' });
     expect([health.status, health.body, health.headers.get('x-request-id')]).toEqual([200, '{"status":"ok"}', 'probe-1']);
-    const ready = await get(`${base(server.url)}/ready`, { 'x-request-id': 'x'.repeat(129) });
+    const ready = await get(`${serverBase(server.url)}/ready`, { 'x-request-id': 'x'.repeat(129) });
     expect([ready.status, ready.body]).toEqual([200, '{"status":"ready"}']);
     expect(ready.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     const graphql = await fetch(server.url, {
@@ -47,7 +44,7 @@ describe('GET /health and /ready', () => {
     cleanups.push(() => redis.dispose());
     const server = await startServer({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: testPrefix('ready') });
     cleanups.push(() => server.stop());
-    const ready = () => get(`${base(server.url)}/ready`);
+    const ready = () => get(`${serverBase(server.url)}/ready`);
     expect(await ready()).toMatchObject({ status: 200, body: '{"status":"ready"}' });
 
     await redis.stop();
@@ -55,7 +52,7 @@ describe('GET /health and /ready', () => {
     await eventually(async () => (await ready()).status === 503, 5000, '/ready 503 after Redis died');
     const lostMs = Date.now() - lost;
     expect(await ready()).toMatchObject({ status: 503, body: '{"status":"store unavailable"}' });
-    expect((await get(`${base(server.url)}/health`)).status).toBe(200);
+    expect((await get(`${serverBase(server.url)}/health`)).status).toBe(200);
 
     await redis.restart();
     const back = Date.now();
@@ -94,7 +91,7 @@ describe('GET /metrics', () => {
     await mutate(server.url, alice, SELECT, { tx, field: 'price', value: '45000' });
     expect((await sub.take(1))[0]!.conflictRoomEvents.__typename).toBe('FieldSelected');
 
-    const response = await fetch(`${base(server.url)}/metrics`);
+    const response = await fetch(`${serverBase(server.url)}/metrics`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     const text = await response.text();
@@ -144,7 +141,7 @@ describe('GET /metrics', () => {
     cleanups.push(() => doomed.kill());
     const tx = 'sweep-1';
     await mutate(survivor.url, alice, JOIN, { tx });
-    const metricsText = async () => (await fetch(`${base(survivor.url)}/metrics`)).text();
+    const metricsText = async () => (await fetch(`${serverBase(survivor.url)}/metrics`)).text();
 
     // An SSE stream on the survivor: one stream, one subscription, both gone when it is aborted.
     const abort = new AbortController();
@@ -182,7 +179,7 @@ describe('GET /metrics', () => {
   it('METRICS_ENABLED=false: no /metrics', async () => {
     const server = await startServer({ METRICS_ENABLED: 'false' });
     cleanups.push(() => server.stop());
-    const response = await get(`${base(server.url)}/metrics`);
+    const response = await get(`${serverBase(server.url)}/metrics`);
     expect(response.status).toBe(404);
     expect(response.body).not.toContain('conflict_rooms');
   });

@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { createClient } from 'graphql-ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -13,11 +13,9 @@ import { createLogger } from '../../src/logger.js';
 import { eventually } from '../utils/clients.js';
 import { JOIN, SELECT } from '../utils/operations.js';
 import { hs256, testSecret } from '../utils/jwt.js';
+import { cleanupsAfterEach } from '../utils/cleanups.js';
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
 /** A real app whose log lines land in `lines`. */
 async function loggedServer(env: Record<string, string>) {

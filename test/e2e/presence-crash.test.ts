@@ -11,16 +11,14 @@ import { EVENTS, type EventData, type EventsResult, JOIN, ROOM_QUERY, type RoomD
 import { type InstanceProcess, startInstanceProcess } from '../utils/instance-process.js';
 import { type RedisProcess, startRedisServer } from '../utils/redis-server.js';
 import { deletePrefix, startServer, type TestServer, testPrefix } from '../utils/server.js';
+import { cleanupsAfterEach } from '../utils/cleanups.js';
 
 const alice = { userId: 'alice', userName: 'Alice' };
 const bob = { userId: 'bob', userName: 'Bob' };
 const carol = { userId: 'carol', userName: 'Carol' };
 
 /** Everything a test started, stopped after it whatever happened. */
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
 function track<T extends { stop(): Promise<unknown> } | InstanceProcess>(thing: T): T {
   cleanups.push(() => ('kill' in thing ? thing.kill() : thing.stop()));

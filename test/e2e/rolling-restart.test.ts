@@ -7,7 +7,7 @@
  * each writer's last value, and every client's local room equals the server's `conflictRoom`.
  */
 import { createClient } from 'graphql-ws';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { createRoomClient, execute, type Room, type RoomClient, type RoomHandle } from '../../src/sdk/index.js';
 import { ConflictRoomDocument } from '../../src/sdk/generated/graphql.js';
@@ -15,11 +15,9 @@ import { eventually, mutate } from '../utils/clients.js';
 import { type InstanceProcess, startInstanceProcess } from '../utils/instance-process.js';
 import { freePort } from '../utils/redis-server.js';
 import { deletePrefix, testPrefix } from '../utils/server.js';
+import { cleanupsAfterEach } from '../utils/cleanups.js';
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
 const HISTORY = `query History($tx: ID!, $after: Int) {
   conflictRoomHistory(transactionId: $tx, afterVersion: $after, first: 100) {

@@ -6,20 +6,18 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { mutate } from '../utils/clients.js';
 import { startInstanceProcess } from '../utils/instance-process.js';
 import { JOIN, SELECT, SET_READY } from '../utils/operations.js';
 import { deletePrefix, startServer, type TestServer, testPrefix } from '../utils/server.js';
 import { type Answer, type ReceivedWebhook, startWebhookReceiver, testWebhookSecret, type WebhookReceiver } from '../utils/webhook-receiver.js';
+import { cleanupsAfterEach } from '../utils/cleanups.js';
 
 const alice = { userId: 'alice', userName: 'Alice' };
 const bob = { userId: 'bob', userName: 'Bob' };
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
+const cleanups = cleanupsAfterEach();
 
 async function receiver(plan?: (n: number) => Answer, port?: number): Promise<WebhookReceiver> {
   const r = await startWebhookReceiver(plan, port);

@@ -15,6 +15,9 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
+/** http://host:port of a GraphQL URL (http://host:port/graphql): where /health, /ready and /metrics are. */
+export const serverBase = (url: string) => url.replace(/\/graphql$/, '');
+
 /** A fresh key prefix, so tests never see (or delete) anyone else's keys. */
 export const testPrefix = (name = 'test') => `crtest:${name}:${randomUUID().slice(0, 8)}:`;
 
