@@ -102,8 +102,9 @@ export class RedisRoomStore implements RoomStore {
     const eventJson = events.map((event) => JSON.stringify(event));
     const resolution = this.options.recordResolutions ? resolutionOf(room, events) : null;
     const requestKey = this.requestKey(transactionId, request);
-    // Each event is serialized once, here; the batch every instance receives is spliced from the same strings.
-    const batch = room && events.length > 0 ? `{"epoch":${JSON.stringify(room.epoch)},"events":[${eventJson.join(',')}]}` : '';
+    // Each event is serialized once, here; the script splices the batch every instance receives from
+    // the same strings (src/adapters/redis-scripts.ts), so an event is sent to Redis once, not twice.
+    const batchEpoch = room && events.length > 0 ? JSON.stringify(room.epoch) : '';
     const reply = await this.call(() =>
       this.scripts.crCommit(
         keys.room(transactionId),
@@ -119,7 +120,7 @@ export class RedisRoomStore implements RoomStore {
         ttlSeconds,
         Math.max(historyMaxEvents ?? 0, eventLogLength),
         keys.channel(transactionId),
-        batch,
+        batchEpoch,
         requestIdTtlSeconds,
         request ? '1' : '0',
         this.deadline(),

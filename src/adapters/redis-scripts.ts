@@ -23,7 +23,9 @@ return {redis.call('HGET', KEYS[1], 'state'), room[1]}
 /**
  * KEYS: room, log, request, outbox entry, outbox due index (the last two: any key of the room's slot
  *       when the commit does not resolve).
- * ARGV: baseRev, state ('' = unchanged), version, epoch, ttlSeconds, historyMax, channel, batch ('' = none),
+ * ARGV: baseRev, state ('' = unchanged), version, epoch, ttlSeconds, historyMax, channel, the epoch as JSON
+ *       ('' = publish nothing; else the batch `{"epoch":…,"events":[…]}` is published, spliced here from
+ *       the event JSONs, so each event crosses the wire once),
  *       requestTtlSeconds, hasRequest, deadline (Redis clock, ms), resolution ('' = none, else
  *       webhook id), resolution body, outbox member, then one JSON per event (versions version-n+1 .. version).
  * Returns ['ok', rev] | ['conflict', state|nil, rev] | ['duplicate', state|nil, rev] | ['expired'].
@@ -67,7 +69,7 @@ if ARGV[2] ~= '' then
   end
 end
 if ARGV[10] == '1' then redis.call('SET', KEYS[3], '1', 'EX', ARGV[9]) end
-if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[7], ARGV[8]) end
+if ARGV[8] ~= '' then redis.call('PUBLISH', ARGV[7], '{"epoch":' .. ARGV[8] .. ',"events":[' .. table.concat(ARGV, ',', 15) .. ']}') end
 return {'ok', rev}
 `;
 
@@ -119,7 +121,7 @@ return out
  * pass finds an entry a crash left out of the index. KEYS[5] is then any key of the room's slot.
  */
 export const clusterCommitScript = commitScript
-  .replace("redis.call('PUBLISH', ARGV[7], ARGV[8])", "redis.call('SPUBLISH', ARGV[7], ARGV[8])")
+  .replace("redis.call('PUBLISH', ARGV[7],", "redis.call('SPUBLISH', ARGV[7],")
   .replace("    redis.call('ZADD', KEYS[5], 'NX', ms, ARGV[14])\n", '');
 if (clusterCommitScript.includes("'PUBLISH'") || clusterCommitScript.includes('KEYS[5]')) {
   throw new Error('clusterCommitScript: the commit script changed; update its Cluster variant');
