@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { getOperationAST, Kind } from 'graphql';
+import { type DocumentNode, type ExecutionArgs, getOperationAST, Kind } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { createAdapters } from './adapters/index.js';
 import { type Authentication, type Authenticator, devAuthenticator } from './auth/identity.js';
@@ -67,6 +67,17 @@ subscription Events {
   conflictRoomEvents(transactionId: "tx-1", afterVersion: 0) { __typename version userId ... on FieldSelected { selection { field value } } }
 }
 `;
+
+const compilableDocuments = new WeakMap<DocumentNode, boolean>();
+/** One operation, a query or a mutation (asked on every execution, so remembered per document). */
+function compilable({ document }: ExecutionArgs): boolean {
+  let answer = compilableDocuments.get(document);
+  if (answer === undefined) {
+    const type = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length === 1 ? getOperationAST(document)?.operation : undefined;
+    compilableDocuments.set(document, (answer = type === 'query' || type === 'mutation'));
+  }
+  return answer;
+}
 
 export async function buildApp(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<App> {
   const drain = new Drain();
@@ -151,8 +162,9 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
     // A client app sends a handful of distinct documents; a compiled one near the token limit costs
     // about 1 MB (measured: bench/results/hostile.md), so 100 bound the cache to about 100 MB.
     parserAndValidationCache: boundedParserCache(100),
-    // Queries run compiled (graphql-jit): a whole-room sync resolves hundreds of fields.
-    // Subscription events are executed once per event and document (src/transport/shared-subscribe.ts).
+    // Queries and mutations run compiled (graphql-jit): a whole-room sync resolves hundreds of fields,
+    // and a mutation is the hot path. Subscription events are executed once per event and document,
+    // compiled too (src/transport/shared-subscribe.ts).
     plugins: [
       ...(metrics ? [metrics.yogaPlugin()] : []),
       useOperations({ drain, metrics, logger }),
@@ -164,13 +176,9 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       useContractErrorCodes(),
       // SSE subscriptions share each event's execution, as graphql-ws ones do.
       useSharedSubscriptions(),
-      // Only documents holding one operation, a query: the plugin caches compiled queries by document,
-      // not by operation name. Loaded on the first such query (src/transport/lazy-jit.ts).
-      useLazyGraphQlJit(
-        (args) =>
-          args.document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length === 1 &&
-          getOperationAST(args.document)?.operation === 'query',
-      ),
+      // Only documents holding one operation, a query or a mutation: the plugin caches compiled
+      // documents by document, not by operation name. Loaded on first use (src/transport/lazy-jit.ts).
+      useLazyGraphQlJit(compilable),
     ],
     logging: {
       // Yoga logs at debug level several times per request: skip building the arguments unless wanted.

@@ -35,11 +35,14 @@ export function maskError(error: unknown, message: string): Error {
   const original = error instanceof GraphQLError ? error.originalError : error;
   if (original instanceof DomainError) {
     const located = error instanceof GraphQLError ? error : undefined;
-    return new GraphQLError(original.message, {
+    const masked = new GraphQLError(original.message, {
       ...(located?.nodes ? { nodes: located.nodes } : {}),
       ...(located?.path ? { path: located.path } : {}),
       extensions: { code: original.code, ...original.details },
     });
+    // graphql-jit's errors carry their locations already computed, without the AST nodes.
+    if (!located?.nodes && located?.locations) Object.assign(masked, { locations: located.locations });
+    return masked;
   }
   if (error instanceof GraphQLError && !error.originalError) return withContractCode(error);
   // Never reveal internals, whatever NODE_ENV says.

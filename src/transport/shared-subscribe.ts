@@ -24,6 +24,7 @@ import {
   visit,
 } from 'graphql';
 import { SlowConsumerError } from '../errors.js';
+import { compiledEvents } from './lazy-jit.js';
 
 /** A result whose JSON is computed once and shared by every socket that sends it. */
 export class SharedResult {
@@ -129,7 +130,11 @@ export const viewerlessContext: object = new Proxy(Object.freeze({}), {
 });
 
 function sharedResult(event: unknown, key: string, args: ExecutionArgs, maskErrors: MaskErrors): SharedResult {
-  const run = () => new SharedResult(maskErrors(execute({ ...args, rootValue: event, contextValue: viewerlessContext }) as ExecutionResult));
+  const run = () => {
+    // Compiled (graphql-jit) once the compiler is loaded; graphql-js until then, and for what it cannot run.
+    const compiled = compiledEvents(args.schema, args.document, args.operationName)?.(event, viewerlessContext, args.variableValues);
+    return new SharedResult(maskErrors(compiled ?? (execute({ ...args, rootValue: event, contextValue: viewerlessContext }) as ExecutionResult)));
+  };
   if (typeof event !== 'object' || event === null) return run();
   let byKey = resultsByEvent.get(event);
   if (!byKey) resultsByEvent.set(event, (byKey = new Map()));
