@@ -139,13 +139,19 @@ export function markdown(meta: Meta, records: ScenarioRecord[], checks: CheckRes
   lines.push('');
   for (const record of records) {
     lines.push(`### ${record.title}`, '', `Workload: ${record.workload}.`, '');
-    const header = ['', ...TARGETS.flatMap((t) => (t === 'ws' ? [LABELS[t]] : [LABELS[t], '×ws']))];
+    // A column for each target that ran in this scenario (ok or failed), in TARGETS order.
+    const ran = TARGETS.filter((t) => record.runs.some((r) => r.target === t));
+    if (ran.length === 0) {
+      lines.push('(no target ran in this scenario)', '');
+      continue;
+    }
+    const header = ['', ...ran.flatMap((t) => (t === 'ws' ? [LABELS[t]] : [LABELS[t], '×ws']))];
     lines.push(`| ${header.join(' | ')} |`);
     lines.push(`| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`);
     for (const metric of record.metrics) {
       const row = [metric.label];
       const floor = record.summary.ws?.[metric.key]?.median;
-      for (const target of TARGETS) {
+      for (const target of ran) {
         const summary = record.summary[target]?.[metric.key];
         row.push(cell(summary, metric.digits));
         if (target !== 'ws') row.push(metric.ratio ? ratioCell(summary?.median, floor) : '');
