@@ -39,7 +39,7 @@ const PLAIN = process.env.SOCKETIO_PLAIN === '1' || process.env.SOCKETIO_PLAIN =
  * duplicated and out-of-order deliveries by the version each select was acknowledged with; this
  * counter gives the plain server such a number without touching Redis. It is not a room version (it
  * is not stored, not shared between instances and starts at 0 on every start), it is what a plain
- * server does not have; it costs one Map lookup per select.
+ * server does not have; it costs a Map get and set per select.
  */
 const bookkeeping = new Map<string, number>();
 const bump = (room: string) => {
