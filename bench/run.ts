@@ -7,6 +7,11 @@
  *   npm run bench -- --profile                    conflict-rooms under --cpu-prof during the 1,000-subscriber fanout
  *   npm run bench -- --profile --scenario throughput --targets service,socketio   other scenarios and targets
  *   npm run bench -- --targets ws,service         a subset of the targets
+ *   npm run bench -- --scenario throughput --targets service,socketio-plain   the plain Socket.IO peer
+ *
+ * Targets: ws, service, socketio run in every scenario; socketio-plain (plain Socket.IO + Redis, HSET +
+ * emit) by default only in throughput and rooms-5000. --targets runs exactly those named, in every
+ * scenario that can take them (socketio-plain cannot resume).
  *   npm run bench -- --scenario idle-start        idle RSS and time to ready, npm start vs the production build
  *
  * Env equivalents: BENCH_SCENARIOS=a,b  BENCH_RUNS=N  BENCH_QUICK=1  BENCH_TARGETS=a,b  BENCH_REDIS_URL.
@@ -21,8 +26,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { benchDir, repoRoot, sleep, stopAll } from './lib/children.js';
 import { checkTargets, markdown, type Meta, type RunRecord, type ScenarioRecord, summarizeScenario } from './lib/report.js';
-import { pickScenarios, type Scenario, SCENARIOS } from './lib/scenarios.js';
-import { deletePrefix, LABELS, REDIS_URL, type RunningTarget, startTarget, type StartOptions, TARGETS, type TargetName } from './lib/targets.js';
+import { pickScenarios, type Scenario, SCENARIOS, scenarioTargets } from './lib/scenarios.js';
+import { DEFAULT_TARGETS, deletePrefix, LABELS, REDIS_URL, type RunningTarget, startTarget, type StartOptions, TARGETS, type TargetName } from './lib/targets.js';
 import { runIdleStart } from './idle-start.js';
 import { stopAllTracked } from './lib/tracked.js';
 import { profileMarkdown, summarizeProfile } from './profile.js';
@@ -32,8 +37,9 @@ interface Options {
   runs: number;
   quick: boolean;
   profile: boolean;
+  /** --targets or BENCH_TARGETS; else DEFAULT_TARGETS (and each scenario's extraTargets). */
   targets: TargetName[];
-  /** --targets or BENCH_TARGETS was given (--profile then profiles those, else conflict-rooms only). */
+  /** --targets or BENCH_TARGETS was given: exactly those run (--profile then profiles those, else conflict-rooms only). */
   targetsGiven: boolean;
 }
 
@@ -44,7 +50,7 @@ function parseArgs(argv: string[]): Options {
     runs: Number(process.env.BENCH_RUNS ?? 2),
     quick: process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true',
     profile: false,
-    targets: (list(process.env.BENCH_TARGETS) as TargetName[]).length ? (list(process.env.BENCH_TARGETS) as TargetName[]) : TARGETS,
+    targets: (list(process.env.BENCH_TARGETS) as TargetName[]).length ? (list(process.env.BENCH_TARGETS) as TargetName[]) : DEFAULT_TARGETS,
     targetsGiven: list(process.env.BENCH_TARGETS).length > 0,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -71,7 +77,7 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--help':
       case '-h':
-        console.log(`usage: npm run bench -- [--scenario ${SCENARIOS.map((s) => s.id).join('|')}|fanout|idle-start] [--runs N] [--quick] [--profile] [--targets ws,service,socketio]`);
+        console.log(`usage: npm run bench -- [--scenario ${SCENARIOS.map((s) => s.id).join('|')}|fanout|idle-start] [--runs N] [--quick] [--profile] [--targets ${TARGETS.join(',')}]`);
         process.exit(0);
         break;
       default:
@@ -210,13 +216,18 @@ async function benchmark(options: Options, redis: Redis) {
     writeFileSync(join(resultsDir, 'latest.md'), markdown(m, records, checks) + notesMd);
   };
 
-  log(`${scenarios.map((s) => s.id).join(', ')}; ${options.runs} run(s); targets ${options.targets.join(', ')}${options.quick ? '; quick' : ''}`);
+  log(
+    `${scenarios.map((s) => s.id).join(', ')}; ${options.runs} run(s); targets ${options.targets.join(', ')}` +
+      `${options.targetsGiven ? '' : ' (and socketio-plain where a scenario adds it)'}${options.quick ? '; quick' : ''}`,
+  );
   for (const scenario of scenarios) {
     const record: ScenarioRecord = { id: scenario.id, title: scenario.title, workload: scenario.workload(options.quick), metrics: scenario.metrics, runs: [], summary: {} };
     records.push(record);
+    const { targets, skipped } = scenarioTargets(scenario, options.targets, options.targetsGiven);
+    for (const note of skipped) (log(`  ${note}`), notes.push(note));
     for (let run = 1; run <= options.runs; run++) {
       // Alternate the order of the targets from run to run, so drift on a shared machine spreads evenly.
-      const order = run % 2 === 1 ? options.targets : [...options.targets].reverse();
+      const order = run % 2 === 1 ? targets : [...targets].reverse();
       for (const name of order) {
         if (interrupted) return;
         const t0 = Date.now();
@@ -261,8 +272,9 @@ async function profile(options: Options, redis: Redis) {
   const scenarios = options.scenarios.length ? pickScenarios(options.scenarios) : SCENARIOS.filter((s) => s.id === 'fanout-1000');
   const { commit, dirty } = gitInfo();
   const notes: string[] = [];
-  const targets: TargetName[] = options.targetsGiven ? options.targets : ['service'];
   for (const scenario of scenarios) {
+    const { targets, skipped } = scenarioTargets(scenario, options.targetsGiven ? options.targets : ['service'], true);
+    for (const note of skipped) (log(`  ${note}`), notes.push(note));
     const startedAt = Date.now();
     const out: Record<string, unknown> = {};
     const sections: string[] = [];

@@ -8,7 +8,7 @@ import type { SubscribersReport, WriteResult } from '../load/pubsub.js';
 import { benchDir, LoadProcess, sleep } from './children.js';
 import { cpuMicros, diff, machineBusyMicros, monoMicros, redisCpuMicros, rssBytes, type Sample } from './proc.js';
 import { concat, median, summarize } from './stats.js';
-import type { RunningTarget } from './targets.js';
+import { DEFAULT_TARGETS, type RunningTarget, TARGETS, type TargetName } from './targets.js';
 
 export interface MetricDef {
   key: string;
@@ -37,7 +37,27 @@ export interface Scenario {
   /** What the workload is, for the report. */
   workload(quick: boolean): string;
   metrics: MetricDef[];
+  /** Targets run by default in this scenario besides DEFAULT_TARGETS. */
+  extraTargets?: TargetName[];
+  /** Targets that cannot take part in this scenario, even when --targets names them, and why. */
+  skipTargets?: Partial<Record<TargetName, string>>;
   run(target: RunningTarget, options: ScenarioOptions): Promise<ScenarioResult>;
+}
+
+/**
+ * The targets of one scenario, in TARGETS order: the ones asked for with --targets (given), else
+ * DEFAULT_TARGETS and the scenario's extraTargets; minus those the scenario cannot run.
+ */
+export function scenarioTargets(scenario: Scenario, asked: TargetName[], given: boolean): { targets: TargetName[]; skipped: string[] } {
+  const wanted = given ? asked : [...DEFAULT_TARGETS, ...(scenario.extraTargets ?? [])];
+  const skipped: string[] = [];
+  const targets = TARGETS.filter((t) => {
+    if (!wanted.includes(t)) return false;
+    const why = scenario.skipTargets?.[t];
+    if (why) skipped.push(`${t} skipped in ${scenario.id}: ${why}`);
+    return !why;
+  });
+  return { targets, skipped };
 }
 
 const loadFile = (name: string) => `${benchDir}load/${name}.ts`;
@@ -226,6 +246,7 @@ const throughput: Scenario = {
   workload: (quick) =>
     `200 rooms, 3 subscribers each (600 connections over 2 load processes), one closed-loop writer per room ` +
     `(200 connections, one load process) for ${quick ? 3 : 15} s`,
+  extraTargets: ['socketio-plain'],
   metrics: [
     { key: 'selectsPerSecond', label: 'acknowledged selects/s', better: 'higher', digits: 0, ratio: true },
     { key: 'deliveredPerSecond', label: 'delivered events/s', better: 'higher', digits: 0, ratio: true },
@@ -339,6 +360,7 @@ const resume: Scenario = {
   workload: (quick) =>
     `a subscriber saw version v0 and left; the writer made 1,000 more selections; a new connection subscribes with ` +
     `afterVersion v0 and is timed (connect included) until it holds the last one; ${quick ? 3 : 10} resumes one after the other`,
+  skipTargets: { 'socketio-plain': 'the plain Socket.IO server keeps no log to resume from' },
   metrics: [
     { key: 'p50', label: 'time to caught-up p50 (ms)', better: 'lower', digits: 1, ratio: true },
     { key: 'max', label: 'time to caught-up max (ms)', better: 'lower', digits: 1, ratio: true },
@@ -474,6 +496,7 @@ function smallRooms(rooms: number): Scenario {
       `${quick ? rooms / 10 : rooms} rooms; in each, 2 participants (join, subscribe and select on their own connection, one select every ` +
       `~10 s each, jittered 5–15 s) and 1 watcher: ${quick ? (3 * rooms) / 10 : 3 * rooms} connections over ${processes} load processes, whole rooms per process; ` +
       `idle CPU measured over ${quick ? 3 : 10} s with everyone connected, then ${quick ? 10 : 30} s of writes`,
+    extraTargets: ['socketio-plain'],
     metrics: [
       { key: 'cpuUsPerDelivery', label: 'server CPU per delivered event (µs)', better: 'lower', digits: 1, ratio: true },
       { key: 'cpuUsPerDeliveryNetIdle', label: 'server CPU per delivered event, idle CPU subtracted (µs)', better: 'lower', digits: 1, ratio: true },

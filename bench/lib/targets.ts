@@ -1,16 +1,24 @@
-/** The three servers every scenario runs against, and how to start, probe and clean up each. */
+/** The servers the scenarios run against, and how to start, probe and clean up each. */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { freePort, type ServerProcess, startServer } from './children.js';
 
-export type TargetName = 'ws' | 'service' | 'socketio';
+export type TargetName = 'ws' | 'service' | 'socketio' | 'socketio-plain';
 
-export const TARGETS: TargetName[] = ['ws', 'service', 'socketio'];
+/** Every target, in the order of the report's columns. */
+export const TARGETS: TargetName[] = ['ws', 'service', 'socketio', 'socketio-plain'];
+
+/**
+ * The targets every scenario runs when --targets is not given; a scenario adds others through its
+ * `extraTargets` (socketio-plain runs by default only in throughput and rooms-5000).
+ */
+export const DEFAULT_TARGETS: TargetName[] = ['ws', 'service', 'socketio'];
 
 export const LABELS: Record<TargetName, string> = {
   ws: 'bare ws (floor)',
   service: 'conflict-rooms + Redis',
   socketio: 'Socket.IO + Redis',
+  'socketio-plain': 'plain Socket.IO + Redis (HSET + emit)',
 };
 
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -77,11 +85,13 @@ export async function startTarget(name: TargetName, options: StartOptions = {}):
       server = await startServer({ script: 'bench/servers/ws-server.ts', port, nodeFlags: options.nodeFlags, env: common, readyPath: '/health' });
       break;
     case 'socketio':
+    case 'socketio-plain':
+      // The same server; SOCKETIO_PLAIN=1 makes a select one HSET + emit (see the server's header).
       server = await startServer({
         script: 'bench/servers/socketio-server.ts',
         port,
         nodeFlags: options.nodeFlags,
-        env: { ...common, REDIS_URL, KEY_PREFIX: prefix! },
+        env: { ...common, REDIS_URL, KEY_PREFIX: prefix!, SOCKETIO_PLAIN: name === 'socketio-plain' ? '1' : '0' },
         readyPath: '/health',
       });
       break;

@@ -4,6 +4,7 @@
  *   service   conflict-rooms: graphql-ws (mutations over the same socket), conflictRoom over HTTP POST
  *   ws        the bare ws reference server: JSON messages
  *   socketio  the Socket.IO + Redis reference server: socket.io-client, websocket transport
+ *   socketio-plain  the same server with SOCKETIO_PLAIN=1 (HSET + emit), same client
  */
 import { Agent, request } from 'node:http';
 import { type Client, createClient } from 'graphql-ws';
@@ -11,7 +12,7 @@ import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { withTimeout } from './ipc.js';
 
-export type TargetKind = 'ws' | 'service' | 'socketio';
+export type TargetKind = 'ws' | 'service' | 'socketio' | 'socketio-plain';
 
 export interface TargetInfo {
   kind: TargetKind;
@@ -68,6 +69,7 @@ export async function connect(target: TargetInfo, user: User): Promise<Connectio
     case 'ws':
       return connectWs(target.port, user);
     case 'socketio':
+    case 'socketio-plain':
       return connectSocketIo(target.port, user);
   }
 }

@@ -13,6 +13,13 @@
  *   HTTP GET /health                              ok
  *
  * Env: PORT, HOST, REDIS_URL, KEY_PREFIX (every key and the adapter's channels start with it).
+ *
+ * SOCKETIO_PLAIN=1 (bench target `socketio-plain`): the server most teams would write first (issue 10
+ * item 9). A select is one HSET of the field into the room's hash, then io.to(room).emit and the ack:
+ * no version INCR, no resume log, no MULTI, no participant check. The stored form is the same JSON
+ * {value, userId} as above, so the two servers differ only by what is listed. Subscribing with
+ * afterVersion is refused (there is no log to resume from); /sync is HGETALL selections + people.
+ * The `version` in its events, acks and /sync is bench bookkeeping only (see `bookkeeping` below).
  */
 import { createServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
@@ -24,6 +31,22 @@ const HOST = process.env.HOST ?? '127.0.0.1';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const P = process.env.KEY_PREFIX ?? 'sio:';
 const LOG_LENGTH = Number(process.env.EVENT_LOG_LENGTH ?? 1000);
+const PLAIN = process.env.SOCKETIO_PLAIN === '1' || process.env.SOCKETIO_PLAIN === 'true';
+
+/**
+ * Plain mode only, and only for the bench's bookkeeping: a per-room counter in this process's memory,
+ * bumped when a select's HSET has answered, just before the emit. The load generators count lost,
+ * duplicated and out-of-order deliveries by the version each select was acknowledged with; this
+ * counter gives the plain server such a number without touching Redis. It is not a room version (it
+ * is not stored, not shared between instances and starts at 0 on every start), it is what a plain
+ * server does not have; it costs a Map get and set per select.
+ */
+const bookkeeping = new Map<string, number>();
+const bump = (room: string) => {
+  const n = (bookkeeping.get(room) ?? 0) + 1;
+  bookkeeping.set(room, n);
+  return n;
+};
 
 const redis = new Redis(REDIS_URL);
 const pubClient = new Redis(REDIS_URL);
@@ -38,14 +61,23 @@ const keys = (room: string) => ({
 
 async function readRoom(room: string) {
   const k = keys(room);
+  if (PLAIN) {
+    const result = await redis.pipeline().hgetall(k.selections).hgetall(k.people).exec();
+    if (!result || result[0]![0] || result[1]![0]) throw result?.[0]![0] ?? result?.[1]![0] ?? new Error('pipeline failed');
+    return { room, version: bookkeeping.get(room) ?? 0, ...parseRoom(result[0]![1], result[1]![1]) };
+  }
   const result = await redis.multi().get(k.version).hgetall(k.selections).hgetall(k.people).exec();
   if (!result) throw new Error('transaction aborted');
   const version = Number(result[0]![1] ?? 0);
-  const selections = Object.entries(result[1]![1] as Record<string, string>)
+  return { room, version, ...parseRoom(result[1]![1], result[2]![1]) };
+}
+
+function parseRoom(selectionsHash: unknown, peopleHash: unknown) {
+  const selections = Object.entries(selectionsHash as Record<string, string>)
     .map(([field, json]) => ({ field, ...(JSON.parse(json) as { value: string; userId: string }) }))
     .sort((a, b) => (a.field < b.field ? -1 : 1));
-  const participants = Object.values(result[2]![1] as Record<string, string>).map((json) => JSON.parse(json) as { userId: string; name: string });
-  return { room, version, selections, participants };
+  const participants = Object.values(peopleHash as Record<string, string>).map((json) => JSON.parse(json) as { userId: string; name: string });
+  return { selections, participants };
 }
 
 const httpServer = createServer((req, res) => {
@@ -98,7 +130,7 @@ io.on('connection', (socket) => {
       const k = keys(msg.room);
       await redis.hsetnx(k.people, userId, JSON.stringify({ userId, name: msg.userName ?? socket.data.userName }));
       joined.add(msg.room);
-      ack({ version: Number((await redis.get(k.version)) ?? 0) });
+      ack({ version: PLAIN ? (bookkeeping.get(msg.room) ?? 0) : Number((await redis.get(k.version)) ?? 0) });
     } catch (error) {
       ack({ error: String(error) });
     }
@@ -109,6 +141,12 @@ io.on('connection', (socket) => {
     try {
       if (typeof msg?.room !== 'string' || typeof msg.field !== 'string' || typeof msg.value !== 'string') {
         return ack({ error: 'room, field and value are required' });
+      }
+      if (PLAIN) {
+        await redis.hset(keys(msg.room).selections, msg.field, JSON.stringify({ value: msg.value, userId }));
+        const version = bump(msg.room);
+        io.to(msg.room).emit('selected', { room: msg.room, field: msg.field, value: msg.value, userId, version });
+        return ack({ version });
       }
       if (!joined.has(msg.room)) return ack({ error: 'NOT_A_PARTICIPANT' });
       const k = keys(msg.room);
@@ -132,7 +170,9 @@ io.on('connection', (socket) => {
     const ack = safeAck(ackFn);
     try {
       if (typeof msg?.room !== 'string' || msg.room === '') return ack({ error: 'room is required' });
+      if (PLAIN && typeof msg.afterVersion === 'number') return ack({ error: 'the plain server keeps no log to resume from' });
       await socket.join(msg.room);
+      if (PLAIN) return ack({ version: bookkeeping.get(msg.room) ?? 0 });
       const k = keys(msg.room);
       if (typeof msg.afterVersion === 'number') {
         const result = await redis.multi().get(k.version).lrange(k.log, 0, -1).exec();
@@ -157,7 +197,7 @@ io.on('connection', (socket) => {
   });
 });
 
-httpServer.listen(PORT, HOST, () => console.log(`Socket.IO + Redis room server on http://${HOST}:${PORT}`));
+httpServer.listen(PORT, HOST, () => console.log(`${PLAIN ? 'plain ' : ''}Socket.IO + Redis room server on http://${HOST}:${PORT}`));
 
 const shutdown = () => {
   io.close();
