@@ -100,7 +100,16 @@ export function attachGraphQLWs(
     httpServer,
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => sharedSubscribe({ ...args, rootValue: undefined }, maskErrors, (args.rootValue as EnvelopedRoot).direct) as never,
+      subscribe: (args) => {
+        const { direct } = args.rootValue as EnvelopedRoot;
+        const started = sharedSubscribe({ ...args, rootValue: undefined }, maskErrors, direct);
+        // graphql-ws holds these arguments for as long as the subscription lives (it hands them to
+        // onNext, which reads only the result): the operation's context (its envelop context, the
+        // upgrade request, the resolvers' services) and root were for starting it, and are let go.
+        args.contextValue = undefined;
+        args.rootValue = undefined;
+        return started as never;
+      },
       // Subscriptions over this socket are written directly (writeDirectly); a source that cannot push
       // comes here with shared results, which graphql-ws serializes like any other.
       onNext: (_ctx, _id, _payload, _args, result) =>

@@ -148,12 +148,15 @@ function sharedResult(event: unknown, key: string, args: ExecutionArgs, maskErro
  * (authorization, arguments) runs as usual; its errors come back as an ExecutionResult.
  */
 export async function sharedSubscribe(
-  args: ExecutionArgs,
+  startArgs: ExecutionArgs,
   maskErrors: MaskErrors,
   direct?: DirectSocket,
 ): Promise<AsyncIterableIterator<SharedResult> | ExecutionResult> {
-  const source = await createSourceEventStream(args);
+  const source = await createSourceEventStream(startArgs);
   if (!(Symbol.asyncIterator in source)) return maskErrors(source as ExecutionResult);
+  // Events are executed with their own root and a viewerless context (sharedResult): the operation's
+  // context and root were for starting it, and are not kept for the subscription's life.
+  const { contextValue: _context, rootValue: _root, ...args } = startArgs;
   const key = resultKey(args); // the subscription's document and variables never change
   if (direct && isPushSource(source)) return writeDirectly(source, direct, key, args, maskErrors);
   const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
@@ -185,44 +188,83 @@ export async function sharedSubscribe(
  * completes the operation or goes away.
  */
 function writeDirectly(source: PushSource, direct: DirectSocket, key: string, args: ExecutionArgs, maskErrors: MaskErrors): AsyncIterableIterator<SharedResult> {
-  const { socket } = direct;
-  const send = direct.send ?? ((data: Buffer) => socket.send(data, { binary: false }));
-  const maxBufferedBytes = direct.maxBufferedBytes ?? defaultMaxBufferedBytes;
-  // The message around the shared payload, encoded once per subscription.
-  const prefix = Buffer.from(`{"id":${JSON.stringify(direct.id)},"type":"next","payload":`);
-  let finish!: () => void;
-  const finished = new Promise<IteratorResult<SharedResult>>((resolve) => (finish = () => resolve({ done: true, value: undefined })));
-  const frame = (event: unknown) => {
-    const payload = sharedResult(event, key, args, maskErrors).bytes;
-    send(Buffer.concat([prefix, payload, closingBrace], prefix.length + payload.length + 1));
-  };
-  // Ends this subscription alone with a coded error, then graphql-ws sends `complete`.
-  const end = (error: unknown) => {
-    if (socket.readyState === OPEN) frame({ type: 'StreamFailure', error });
-    finish();
-  };
-  const write = (event: unknown): void => {
-    if (socket.readyState !== OPEN) return;
+  return new DirectSubscription(source, direct, key, args, maskErrors);
+}
+
+/**
+ * One directly written subscription: the stream's sink and graphql-ws's iterator in one object, its
+ * state in fields and its behaviour in methods, so a subscription holds no closures of its own (it
+ * lives as long as the socket, thousands at once).
+ */
+class DirectSubscription implements AsyncIterableIterator<SharedResult> {
+  private readonly socket: DirectSocket['socket'];
+  private readonly send: ((data: Buffer) => void) | undefined;
+  private readonly maxBufferedBytes: number;
+  /** The message around the shared payload, encoded once per subscription. */
+  private readonly prefix: Buffer;
+  private readonly finished: Promise<IteratorResult<SharedResult>>;
+  private resolveFinished!: (result: IteratorResult<SharedResult>) => void;
+  private readonly stream: { close(): void };
+
+  constructor(
+    source: PushSource,
+    direct: DirectSocket,
+    private readonly key: string,
+    private readonly args: ExecutionArgs,
+    private readonly maskErrors: MaskErrors,
+  ) {
+    this.socket = direct.socket;
+    this.send = direct.send;
+    this.maxBufferedBytes = direct.maxBufferedBytes ?? defaultMaxBufferedBytes;
+    this.prefix = Buffer.from(`{"id":${JSON.stringify(direct.id)},"type":"next","payload":`);
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+    this.stream = source.start(this);
+  }
+
+  private frame(event: unknown): void {
+    const payload = sharedResult(event, this.key, this.args, this.maskErrors).bytes;
+    const { prefix } = this;
+    const data = Buffer.concat([prefix, payload, closingBrace], prefix.length + payload.length + 1);
+    if (this.send) this.send(data);
+    else this.socket.send(data, { binary: false });
+  }
+
+  private finish(): void {
+    this.resolveFinished({ done: true, value: undefined });
+  }
+
+  /** The stream's sink: the next event. */
+  event(event: unknown): void {
+    if (this.socket.readyState !== OPEN) return;
     // A socket that stopped reading: this subscription ends with an error the client can act on
     // (resume from the last version it has). Closing the socket instead would end its other
     // operations too, and a 4429 close is one graphql-ws clients never retry.
-    if (socket.bufferedAmount > maxBufferedBytes) {
-      stream.close();
-      return end(new SlowConsumerError());
+    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
+      this.stream.close();
+      return this.fail(new SlowConsumerError());
     }
-    frame(event);
-  };
-  const stream = source.start({ event: write, fail: end });
-  const iterator: AsyncIterableIterator<SharedResult> & { return(): Promise<IteratorResult<SharedResult>> } = {
-    [Symbol.asyncIterator]: () => iterator,
-    next: () => finished,
-    async return() {
-      stream.close();
-      finish();
-      return { done: true, value: undefined };
-    },
-  };
-  return iterator;
+    this.frame(event);
+  }
+
+  /** The stream's sink: ends this subscription alone with a coded error, then graphql-ws sends `complete`. */
+  fail(error: unknown): void {
+    if (this.socket.readyState === OPEN) this.frame({ type: 'StreamFailure', error });
+    this.finish();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<SharedResult> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<SharedResult>> {
+    return this.finished;
+  }
+
+  async return(): Promise<IteratorResult<SharedResult>> {
+    this.stream.close();
+    this.finish();
+    return { done: true, value: undefined };
+  }
 }
 
 /**
