@@ -48,7 +48,8 @@ export function serveGraphQLWs(
 ): { dispose(): Promise<void> } {
   const wsServer = new WebSocketServer({ noServer: true, path: options.path, handleProtocols, ...options.ws });
   const rawSockets = new WeakMap<WebSocket, Duplex>();
-  const batcher = new TickWriteBatcher();
+  const connections = new WeakMap<WebSocket, WsConnection>();
+  const route: Route = { options, batcher: new TickWriteBatcher(), disposing: false };
   // handleUpgrade answers 400 to another path and 403 to an origin verifyClient refuses.
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (options.accepting && !options.accepting()) {
@@ -63,83 +64,48 @@ export function serveGraphQLWs(
   };
   httpServer.on('upgrade', onUpgrade);
   const server = makeServer(serverOptions);
-  let disposing = false;
+
+  // One keep-alive timer for every socket of the route, running while there are sockets: at each tick
+  // a socket that has not answered the previous tick's ping is terminated, the others are pinged.
+  let pinger: NodeJS.Timeout | undefined;
+  const pingAll = () => {
+    for (const ws of wsServer.clients) connections.get(ws)?.keepAlive();
+  };
+  // The socket's events, shared by every socket (EventEmitter calls them with the socket as `this`):
+  // a socket holds its state in its WsConnection, not in closures of its own.
+  function onPong(this: WebSocket) {
+    const connection = connections.get(this);
+    if (connection) connection.alive = true;
+  }
+  function onMessage(this: WebSocket, data: Buffer) {
+    connections.get(this)?.receive(data);
+  }
+  function onClose(this: WebSocket, code: number, reason: Buffer) {
+    connections.get(this)?.closed(code, String(reason));
+    connections.delete(this);
+    if (pinger && wsServer.clients.size === 0) {
+      clearInterval(pinger);
+      pinger = undefined;
+    }
+  }
 
   wsServer.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     socket.on('error', options.onSocketError);
-    const onClosed = options.onOpen?.(request);
-    let alive = true;
-    socket.on('pong', () => (alive = true));
-    const ping =
-      options.keepAliveMs > 0
-        ? setInterval(() => {
-            if (!alive) return socket.terminate();
-            alive = false;
-            socket.ping();
-          }, options.keepAliveMs)
-        : undefined;
     const raw = rawSockets.get(socket);
-    // Messages are handled at the socket's budget; what comes faster waits here, and reading stops
-    // while more than a burst waits (ws may still emit what it had already read).
-    const budget = new MessageBudget(options.messagesPerSecond, options.messageBurst);
-    const waiting: string[] = [];
-    let handle: ((message: string) => Promise<void>) | undefined;
-    let drainTimer: NodeJS.Timeout | undefined;
-    const drain = () => {
-      drainTimer = undefined;
-      while (waiting.length > 0 && handle) {
-        const waitMs = budget.take();
-        if (waitMs > 0) {
-          drainTimer = setTimeout(drain, waitMs);
-          break;
-        }
-        void dispatch(handle, waiting.shift()!);
-      }
-      if (waiting.length <= options.messageBurst && socket.isPaused) socket.resume();
-    };
-    const dispatch = async (run: (message: string) => Promise<void>, message: string) => {
-      try {
-        await run(message);
-      } catch (error) {
-        options.onSocketError(error);
-        socket.close(CloseCode.InternalServerError, 'Internal server error');
-      }
-    };
-    socket.on('message', (data: Buffer) => {
-      // Going away: nothing new is started, and nothing holds the socket paused.
-      if (disposing || (options.accepting && !options.accepting())) return;
-      waiting.push(String(data));
-      if (waiting.length > options.messageBurst && !socket.isPaused) socket.pause();
-      if (!drainTimer) drain();
-    });
-    const closed = server.opened(
-      {
-        protocol: socket.protocol,
-        send: (data) => {
-          if (socket.readyState !== socket.OPEN) return;
-          if (raw) batcher.gather(raw);
-          socket.send(data);
-        },
-        close: (code, reason) => socket.close(code, reason),
-        onMessage: (run) => {
-          handle = run;
-          drain();
-        },
-      },
-      { socket, request },
-    );
-    socket.once('close', (code: number, reason: Buffer) => {
-      clearInterval(ping);
-      clearTimeout(drainTimer);
-      waiting.length = 0;
-      onClosed?.(code, String(reason));
-      void closed(code, String(reason));
-    });
+    rawSockets.delete(socket);
+    const connection = new WsConnection(socket, raw, route, options.onOpen?.(request));
+    connections.set(socket, connection);
+    socket.on('pong', onPong);
+    if (options.keepAliveMs > 0 && !pinger) pinger = setInterval(pingAll, options.keepAliveMs);
+    socket.on('message', onMessage);
+    connection.serverClosed = server.opened(connection, { socket, request });
+    // ws emits 'close' once.
+    socket.on('close', onClose);
   });
 
   return {
     async dispose() {
-      disposing = true;
+      route.disposing = true;
       httpServer.off('upgrade', onUpgrade);
       for (const client of wsServer.clients) {
         // A paused socket would not read the peer's close frame: the close would wait out ws's 30 s.
@@ -152,8 +118,120 @@ export function serveGraphQLWs(
       }, 2000);
       await new Promise<void>((resolve) => wsServer.close(() => resolve()));
       clearTimeout(cutoff);
+      clearInterval(pinger);
+      pinger = undefined;
     },
   };
+}
+
+/** What every socket of a route shares. */
+interface Route {
+  options: WsRouteOptions;
+  batcher: TickWriteBatcher;
+  /** Going away: nothing new is started, and nothing holds a socket paused. */
+  disposing: boolean;
+}
+
+const drainLater = (connection: WsConnection) => connection.drain();
+
+/**
+ * One socket: graphql-ws's socket (protocol, send, close, onMessage) and its budget of messages, with
+ * its state in fields and its behaviour in methods: thousands live at once, and a socket holds no
+ * closures of its own.
+ */
+class WsConnection {
+  /** Answered the last ping (or has not been pinged yet). */
+  alive = true;
+  /** graphql-ws's close handler, set once the socket is opened on its server. */
+  serverClosed: ((code: number, reason: string) => Promise<void>) | undefined;
+  // Messages are handled at the socket's budget; what comes faster waits here, and reading stops
+  // while more than a burst waits (ws may still emit what it had already read).
+  private readonly budget: MessageBudget;
+  private readonly waiting: string[] = [];
+  private handle: ((message: string) => Promise<void>) | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly raw: Duplex | undefined,
+    private readonly route: Route,
+    /** The route's onOpen's answer, called once when the socket closes. */
+    private readonly onClosed: ((code: number, reason: string) => void) | undefined,
+  ) {
+    this.budget = new MessageBudget(route.options.messagesPerSecond, route.options.messageBurst);
+  }
+
+  get protocol(): string {
+    return this.socket.protocol;
+  }
+
+  send(data: string): void {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (this.raw) this.route.batcher.gather(this.raw);
+    this.socket.send(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    this.socket.close(code, reason);
+  }
+
+  onMessage(run: (message: string) => Promise<void>): void {
+    this.handle = run;
+    this.drain();
+  }
+
+  /** The shared keep-alive tick: terminates a socket silent since the last one, pings the others. */
+  keepAlive(): void {
+    if (!this.alive) return this.socket.terminate();
+    this.alive = false;
+    this.socket.ping();
+  }
+
+  receive(data: Buffer): void {
+    const { options } = this.route;
+    // Going away: nothing new is started, and nothing holds the socket paused.
+    if (this.route.disposing || (options.accepting && !options.accepting())) return;
+    this.waiting.push(String(data));
+    if (this.waiting.length > options.messageBurst && !this.socket.isPaused) this.socket.pause();
+    if (!this.drainTimer) this.drain();
+  }
+
+  drain(): void {
+    this.drainTimer = undefined;
+    const { waiting } = this;
+    while (waiting.length > 0 && this.handle) {
+      const waitMs = this.budget.take();
+      if (waitMs > 0) {
+        this.drainTimer = setTimeout(drainLater, waitMs, this);
+        break;
+      }
+      this.dispatch(this.handle, waiting.shift()!);
+    }
+    if (waiting.length <= this.route.options.messageBurst && this.socket.isPaused) this.socket.resume();
+  }
+
+  /** Runs one message; a subscription's run lasts as long as the subscription. */
+  private dispatch(run: (message: string) => Promise<void>, message: string): void {
+    let running: Promise<void>;
+    try {
+      running = run(message);
+    } catch (error) {
+      return this.failed(error);
+    }
+    running.then(undefined, (error: unknown) => this.failed(error));
+  }
+
+  private failed(error: unknown): void {
+    this.route.options.onSocketError(error);
+    this.socket.close(CloseCode.InternalServerError, 'Internal server error');
+  }
+
+  closed(code: number, reason: string): void {
+    clearTimeout(this.drainTimer);
+    this.waiting.length = 0;
+    this.onClosed?.(code, reason);
+    void this.serverClosed?.(code, reason);
+  }
 }
 
 /** A token bucket of messages. */
