@@ -93,14 +93,7 @@ export class RedisRoomEvents implements RoomEvents {
     let room = this.rooms.get(channel);
     if (!room) this.rooms.set(channel, (room = this.openRoom(channel)));
     room.listeners.add(listener);
-    let ended = false;
-    const end = () => {
-      if (ended) return;
-      ended = true;
-      room.listeners.delete(listener);
-      this.listeners.delete(listener);
-      this.releaseIfUnused(room);
-    };
+    const end = this.ender(room, listener);
     try {
       await this.withTimeout(room.confirmed);
     } catch (error) {
@@ -109,6 +102,18 @@ export class RedisRoomEvents implements RoomEvents {
     }
     this.listeners.add(listener);
     return end;
+  }
+
+  /** Ends one listener's subscription, once: a small closure over what it needs, made apart from subscribe's locals. */
+  private ender(room: LocalRoom, listener: RoomEventsListener): () => void {
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      room.listeners.delete(listener);
+      this.listeners.delete(listener);
+      this.releaseIfUnused(room);
+    };
   }
 
   private openRoom(channel: string): LocalRoom {

@@ -12,7 +12,7 @@
 import type { EventBatch, RoomEvent } from '../domain/events.js';
 import { type RoomState, roomView } from '../domain/room.js';
 import { DomainError, ErrorCode, SlowConsumerError, StoreUnavailableError } from '../errors.js';
-import type { RoomEvents } from '../ports/room-events.js';
+import type { RoomEvents, RoomEventsListener } from '../ports/room-events.js';
 import type { RoomStore } from '../ports/room-store.js';
 import type { PresenceTracker } from './presence.js';
 
@@ -105,7 +105,8 @@ export class RoomStreamSource implements AsyncIterable<RoomEvent | StreamFailure
   }
 }
 
-class RoomStream {
+/** Its own listener on the room's events (onBatch, onResync): a stream holds no closures for them. */
+class RoomStream implements RoomEventsListener {
   private lastVersion: number;
   /** '' while unknown: a room never written has no epoch yet. */
   private epoch: string;
@@ -151,7 +152,8 @@ class RoomStream {
     if (this.acquired) this.deps.presence.release(this.request.transactionId, this.request.userId);
   }
 
-  private onBatch(batch: EventBatch): void {
+  /** The room's events: a live batch. */
+  onBatch(batch: EventBatch): void {
     if (this.closed) return;
     // The common case, with nothing in the way: deliver now, synchronously.
     if (!this.running && this.pending.length === 0 && this.deliverIfNext(batch)) return;
@@ -159,7 +161,8 @@ class RoomStream {
     this.kick();
   }
 
-  private onResync(): void {
+  /** The room's events: batches may have been missed, the log settles it. */
+  onResync(): void {
     if (this.closed) return;
     this.needCatchUp = true;
     this.kick();
@@ -200,10 +203,7 @@ class RoomStream {
   private async open(): Promise<void> {
     const { store, events, presence } = this.deps;
     const { transactionId, userId, afterVersion } = this.request;
-    this.unsubscribe = await events.subscribe(transactionId, {
-      onBatch: (batch) => this.onBatch(batch),
-      onResync: () => this.onResync(),
-    });
+    this.unsubscribe = await events.subscribe(transactionId, this);
     if (this.closed) return this.unsubscribe();
     if (afterVersion !== undefined) {
       await this.catchUp();
