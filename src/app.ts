@@ -214,7 +214,8 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
   const socketIds = new WeakMap<IncomingMessage, string>();
   const socketIdOf = (request: IncomingMessage) => {
     let id = socketIds.get(request);
-    if (id === undefined) socketIds.set(request, (id = requestIdFrom(request.headers['x-request-id'])));
+    // A socket's id lives as long as the socket: kept flat (randomUUID's is a chain of string pieces, ~350 bytes).
+    if (id === undefined) socketIds.set(request, (id = Buffer.from(requestIdFrom(request.headers['x-request-id']), 'latin1').toString('latin1')));
     return id;
   };
   const closeWs = attachGraphQLWs(httpServer, yoga, graphqlPath, maskError, {

@@ -147,7 +147,7 @@ class WsConnection {
   // Messages are handled at the socket's budget; what comes faster waits here, and reading stops
   // while more than a burst waits (ws may still emit what it had already read).
   private readonly budget: MessageBudget;
-  private readonly waiting: string[] = [];
+  private waiting: string[] = [];
   private handle: ((message: string) => Promise<void>) | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
 
@@ -208,6 +208,8 @@ class WsConnection {
       this.dispatch(this.handle, waiting.shift()!);
     }
     if (waiting.length <= this.route.options.messageBurst && this.socket.isPaused) this.socket.resume();
+    // An emptied queue gives its grown backing store back (a socket is idle most of its life).
+    if (waiting.length === 0) this.waiting = [];
   }
 
   /** Runs one message; a subscription's run lasts as long as the subscription. */
