@@ -12,7 +12,7 @@
 import type { EventBatch, RoomEvent } from '../domain/events.js';
 import { type RoomState, roomView } from '../domain/room.js';
 import { DomainError, ErrorCode, SlowConsumerError, StoreUnavailableError } from '../errors.js';
-import type { RoomEvents, RoomEventsListener } from '../ports/room-events.js';
+import type { RoomEvents } from '../ports/room-events.js';
 import type { RoomStore } from '../ports/room-store.js';
 import type { PresenceTracker } from './presence.js';
 
@@ -105,8 +105,7 @@ export class RoomStreamSource implements AsyncIterable<RoomEvent | StreamFailure
   }
 }
 
-/** Its own listener on the room's events (onBatch, onResync): a stream holds no closures for them. */
-class RoomStream implements RoomEventsListener {
+class RoomStream {
   private lastVersion: number;
   /** '' while unknown: a room never written has no epoch yet. */
   private epoch: string;
@@ -152,8 +151,7 @@ class RoomStream implements RoomEventsListener {
     if (this.acquired) this.deps.presence.release(this.request.transactionId, this.request.userId);
   }
 
-  /** The room's events: a live batch. */
-  onBatch(batch: EventBatch): void {
+  private onBatch(batch: EventBatch): void {
     if (this.closed) return;
     // The common case, with nothing in the way: deliver now, synchronously.
     if (!this.running && this.pending.length === 0 && this.deliverIfNext(batch)) return;
@@ -161,8 +159,7 @@ class RoomStream implements RoomEventsListener {
     this.kick();
   }
 
-  /** The room's events: batches may have been missed, the log settles it. */
-  onResync(): void {
+  private onResync(): void {
     if (this.closed) return;
     this.needCatchUp = true;
     this.kick();
@@ -203,7 +200,10 @@ class RoomStream implements RoomEventsListener {
   private async open(): Promise<void> {
     const { store, events, presence } = this.deps;
     const { transactionId, userId, afterVersion } = this.request;
-    this.unsubscribe = await events.subscribe(transactionId, this);
+    this.unsubscribe = await events.subscribe(transactionId, {
+      onBatch: (batch) => this.onBatch(batch),
+      onResync: () => this.onResync(),
+    });
     if (this.closed) return this.unsubscribe();
     if (afterVersion !== undefined) {
       await this.catchUp();
