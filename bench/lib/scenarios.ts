@@ -495,7 +495,7 @@ function smallRooms(rooms: number): Scenario {
     workload: (quick) =>
       `${quick ? rooms / 10 : rooms} rooms; in each, 2 participants (join, subscribe and select on their own connection, one select every ` +
       `~10 s each, jittered 5–15 s) and 1 watcher: ${quick ? (3 * rooms) / 10 : 3 * rooms} connections over ${processes} load processes, whole rooms per process; ` +
-      `idle CPU measured over ${quick ? 3 : 10} s with everyone connected, then ${quick ? 10 : 30} s of writes`,
+      `idle CPU measured over ${quick ? 3 : 25} s with everyone connected, then ${quick ? 10 : 30} s of writes`,
     extraTargets: ['socketio-plain'],
     metrics: [
       { key: 'cpuUsPerDelivery', label: 'server CPU per delivered event (µs)', better: 'lower', digits: 1, ratio: true },
@@ -521,7 +521,9 @@ function smallRooms(rooms: number): Scenario {
     ],
     async run(target, options) {
       const count = options.quick ? rooms / 10 : rooms;
-      const idleMs = options.quick ? 3000 : 10_000;
+      // 25 s: one whole keep-alive interval of both servers (WS_KEEPALIVE_MS and Socket.IO's pingInterval
+      // are 25 s), so every socket's ping falls in the window once, whenever it was opened.
+      const idleMs = options.quick ? 3000 : 25_000;
       const durationMs = options.quick ? 10_000 : 30_000;
       const info = { kind: target.name, port: target.server.port };
       const names = Array.from({ length: count }, (_, i) => `room-${i}`);

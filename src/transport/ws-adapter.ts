@@ -65,23 +65,33 @@ export function serveGraphQLWs(
   httpServer.on('upgrade', onUpgrade);
   const server = makeServer(serverOptions);
 
-  // One keep-alive timer for every socket of the route, running while there are sockets: at each tick
-  // a socket that has not answered the previous tick's ping is terminated, the others are pinged.
+  // Keep-alive: the route's sockets are dealt into slots, and one timer visits one slot per tick, so
+  // each socket is looked at once per WS_KEEPALIVE_MS and pings leave spread over the interval rather
+  // than all at once (15,000 pings in one tick would hold the event loop for a good part of a second).
+  const slots = keepAliveSlots(options.keepAliveMs);
+  const wheel: Array<Set<WsConnection>> = Array.from({ length: slots }, () => new Set());
+  let nextSlot = 0;
+  let tick = 0;
   let pinger: NodeJS.Timeout | undefined;
-  const pingAll = () => {
-    for (const ws of wsServer.clients) connections.get(ws)?.keepAlive();
+  const visitSlot = () => {
+    for (const connection of wheel[tick]!) connection.keepAlive();
+    tick = (tick + 1) % slots;
   };
   // The socket's events, shared by every socket (EventEmitter calls them with the socket as `this`):
   // a socket holds its state in its WsConnection, not in closures of its own.
   function onPong(this: WebSocket) {
     const connection = connections.get(this);
-    if (connection) connection.alive = true;
+    if (connection) connection.heard = true;
   }
   function onMessage(this: WebSocket, data: Buffer) {
     connections.get(this)?.receive(data);
   }
   function onClose(this: WebSocket, code: number, reason: Buffer) {
-    connections.get(this)?.closed(code, String(reason));
+    const connection = connections.get(this);
+    if (connection) {
+      wheel[connection.slot]?.delete(connection);
+      connection.closed(code, String(reason));
+    }
     connections.delete(this);
     if (pinger && wsServer.clients.size === 0) {
       clearInterval(pinger);
@@ -96,7 +106,12 @@ export function serveGraphQLWs(
     const connection = new WsConnection(socket, raw, route, options.onOpen?.(request));
     connections.set(socket, connection);
     socket.on('pong', onPong);
-    if (options.keepAliveMs > 0 && !pinger) pinger = setInterval(pingAll, options.keepAliveMs);
+    if (options.keepAliveMs > 0) {
+      connection.slot = nextSlot;
+      wheel[nextSlot]!.add(connection);
+      nextSlot = (nextSlot + 1) % slots;
+      pinger ??= setInterval(visitSlot, options.keepAliveMs / slots);
+    }
     socket.on('message', onMessage);
     connection.serverClosed = server.opened(connection, { socket, request });
     // ws emits 'close' once.
@@ -140,8 +155,12 @@ const drainLater = (connection: WsConnection) => connection.drain();
  * closures of its own.
  */
 class WsConnection {
-  /** Answered the last ping (or has not been pinged yet). */
-  alive = true;
+  /** Sent anything (a message, a pong) since the keep-alive last looked at it. */
+  heard = true;
+  /** Pinged at the keep-alive's last look, and silent since. */
+  private pinged = false;
+  /** Its place on the keep-alive wheel. */
+  slot = 0;
   /** graphql-ws's close handler, set once the socket is opened on its server. */
   serverClosed: ((code: number, reason: string) => Promise<void>) | undefined;
   // Messages are handled at the socket's budget; what comes faster waits here, and reading stops
@@ -180,14 +199,24 @@ class WsConnection {
     this.drain();
   }
 
-  /** The shared keep-alive tick: terminates a socket silent since the last one, pings the others. */
+  /**
+   * The keep-alive's look, once per interval. A socket heard from since the last look needs no ping:
+   * it is alive, and its own traffic keeps load balancers' idle timers from running out. A silent one
+   * is pinged, and terminated if still silent at the next look.
+   */
   keepAlive(): void {
-    if (!this.alive) return this.socket.terminate();
-    this.alive = false;
+    if (this.heard) {
+      this.heard = false;
+      this.pinged = false;
+      return;
+    }
+    if (this.pinged) return this.socket.terminate();
+    this.pinged = true;
     this.socket.ping();
   }
 
   receive(data: Buffer): void {
+    this.heard = true;
     const { options } = this.route;
     // Going away: nothing new is started, and nothing holds the socket paused.
     if (this.route.disposing || (options.accepting && !options.accepting())) return;
@@ -261,4 +290,9 @@ export class MessageBudget {
     }
     return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.perSecond));
   }
+}
+
+/** Slots of the keep-alive wheel: a tick about every second (at least 1, at most 60 slots). */
+export function keepAliveSlots(keepAliveMs: number): number {
+  return Math.max(1, Math.min(60, Math.round(keepAliveMs / 1000)));
 }
