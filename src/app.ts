@@ -4,7 +4,6 @@
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type DocumentNode, type ExecutionArgs, getOperationAST, Kind } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { createAdapters } from './adapters/index.js';
 import { type Authentication, type Authenticator, devAuthenticator } from './auth/identity.js';
@@ -22,7 +21,7 @@ import { RoomService } from './services/room-service.js';
 import { RoomStreamSource } from './services/room-stream.js';
 import { boundedParserCache, documentLimits } from './transport/document-limits.js';
 import { cachedGraphiQL } from './transport/graphiql.js';
-import { useLazyGraphQlJit } from './transport/lazy-jit.js';
+import { jitDocuments, useLazyGraphQlJit } from './transport/lazy-jit.js';
 import { attachGraphQLWs } from './transport/graphql-ws.js';
 import { corsFor, httpGuards } from './transport/http-guards.js';
 import { useSharedSubscriptions } from './transport/shared-subscribe.js';
@@ -67,17 +66,6 @@ subscription Events {
   conflictRoomEvents(transactionId: "tx-1", afterVersion: 0) { __typename version userId ... on FieldSelected { selection { field value } } }
 }
 `;
-
-const compilableDocuments = new WeakMap<DocumentNode, boolean>();
-/** One operation, a query or a mutation (asked on every execution, so remembered per document). */
-function compilable({ document }: ExecutionArgs): boolean {
-  let answer = compilableDocuments.get(document);
-  if (answer === undefined) {
-    const type = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length === 1 ? getOperationAST(document)?.operation : undefined;
-    compilableDocuments.set(document, (answer = type === 'query' || type === 'mutation'));
-  }
-  return answer;
-}
 
 export async function buildApp(config: Config, logger: Logger = createLogger(config.logLevel)): Promise<App> {
   const drain = new Drain();
@@ -135,6 +123,7 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
     : devAuthenticator;
   const { security } = config;
   const trusted = trustedDocuments(config.trustedDocuments.mode, config.trustedDocuments.manifests);
+  jitDocuments.trust(trusted.texts());
   const graphiql = security.graphiql
     ? [
         cachedGraphiQL(graphqlPath, {
@@ -176,9 +165,9 @@ export async function buildApp(config: Config, logger: Logger = createLogger(con
       useContractErrorCodes(),
       // SSE subscriptions share each event's execution, as graphql-ws ones do.
       useSharedSubscriptions(),
-      // Only documents holding one operation, a query or a mutation: the plugin caches compiled
-      // documents by document, not by operation name. Loaded on first use (src/transport/lazy-jit.ts).
-      useLazyGraphQlJit(compilable),
+      // Queries and single-field mutations, within a bound of distinct documents; loaded on first use
+      // (src/transport/lazy-jit.ts says what stays on graphql-js, and why).
+      useLazyGraphQlJit(),
     ],
     logging: {
       // Yoga logs at debug level several times per request: skip building the arguments unless wanted.

@@ -34,9 +34,9 @@ export function documentLimits(security: SecurityConfig): Plugin[] {
 }
 
 /**
- * A map that forgets its oldest entry beyond `max` entries: yoga's parsed-document cache. graphql-jit's
- * compiled queries are kept in a WeakMap keyed by these documents (@envelop/graphql-jit), so bounding
- * the documents bounds the compiled code too; the token limit bounds the size of each.
+ * A map that forgets its oldest entry beyond `max` entries: yoga's parsed-document cache; the token
+ * limit bounds the size of each. (graphql-jit's compiled code is bounded on its own, by distinct
+ * texts: src/transport/lazy-jit.ts.)
  */
 export class BoundedCache<T> {
   private readonly entries = new Map<string, T>();

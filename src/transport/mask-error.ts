@@ -45,6 +45,12 @@ export function maskError(error: unknown, message: string): Error {
     return masked;
   }
   if (error instanceof GraphQLError && !error.originalError) return withContractCode(error);
+  // graphql-js's refusal of a variable's value (say, an Int out of range) keeps the scalar's own error
+  // as originalError; it is the client's to fix, as over HTTP (a subscription's variables over
+  // graphql-ws arrive here). It has no path: a resolver's error always has one.
+  if (error instanceof GraphQLError && !error.path && error.message.startsWith('Variable "$')) {
+    return withContractCode(new GraphQLError(error.message, { ...(error.nodes ? { nodes: error.nodes } : {}), extensions: error.extensions }));
+  }
   // Never reveal internals, whatever NODE_ENV says.
   return yogaMaskError(error, message, false);
 }

@@ -24,7 +24,7 @@ import {
   visit,
 } from 'graphql';
 import { SlowConsumerError } from '../errors.js';
-import { compiledEvents } from './lazy-jit.js';
+import { compiledEvent } from './lazy-jit.js';
 
 /** A result whose JSON is computed once and shared by every socket that sends it. */
 export class SharedResult {
@@ -132,7 +132,7 @@ export const viewerlessContext: object = new Proxy(Object.freeze({}), {
 function sharedResult(event: unknown, key: string, args: ExecutionArgs, maskErrors: MaskErrors): SharedResult {
   const run = () => {
     // Compiled (graphql-jit) once the compiler is loaded; graphql-js until then, and for what it cannot run.
-    const compiled = compiledEvents(args.schema, args.document, args.operationName)?.(event, viewerlessContext, args.variableValues);
+    const compiled = compiledEvent(args, event, viewerlessContext);
     return new SharedResult(maskErrors(compiled ?? (execute({ ...args, rootValue: event, contextValue: viewerlessContext }) as ExecutionResult)));
   };
   if (typeof event !== 'object' || event === null) return run();

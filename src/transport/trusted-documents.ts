@@ -28,6 +28,8 @@ export interface TrustedDocuments {
   mode: TrustedDocumentsMode;
   /** How many documents are trusted. */
   size: number;
+  /** The trusted texts (graphql-jit compiles these whatever else it is sent: src/transport/lazy-jit.ts). */
+  texts(): Iterable<string>;
   /** The yoga plugins that apply the mode to HTTP and SSE requests. */
   plugins(): Plugin[];
   /** The text to run for a graphql-ws operation, or the error that refuses it. */
@@ -100,6 +102,7 @@ export function trustedDocuments(mode: TrustedDocumentsMode, manifestPaths: read
   return {
     mode,
     size: documents.size,
+    texts: () => documents.values(),
     plugins: () =>
       mode === 'off'
         ? []
