@@ -10,7 +10,8 @@
  * - Not documents using @skip or @include: graphql-jit applies a variable's default where an explicit
  *   null was given, where graphql-js refuses it.
  * - Not an execution whose variables do not coerce: graphql-js refuses them before executing, with the
- *   HTTP 400 and BAD_USER_INPUT a client expects; compiled code answered 200.
+ *   HTTP 400 and BAD_USER_INPUT a client expects; compiled code answered 200 (it refuses them before
+ *   any resolver runs, and the execution then goes to graphql-js).
  * - Subscription events: each event's shared execution (src/transport/shared-subscribe.ts) is the
  *   compiled function of its document, as graphql-jit's own subscribe maps events.
  * - A bounded number of documents. graphql-jit keeps module-level memoization caches keyed by AST
@@ -23,7 +24,6 @@ import {
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
-  getVariableValues,
   type GraphQLSchema,
   Kind,
   type OperationDefinitionNode,
@@ -138,29 +138,28 @@ export function useLazyGraphQlJit(documents: JitDocuments = jitDocuments): Plugi
     let operation = operations.get(args.document);
     if (operation === undefined) operations.set(args.document, (operation = compilableOperation(args.document)));
     if (!operation) return undefined;
-    const compiled = documents.compiledFor(args.schema, args.document, args.operationName);
-    if (!compiled) return undefined;
-    // Variables that do not coerce are graphql-js's to refuse (HTTP 400, BAD_USER_INPUT).
-    if (operation.variableDefinitions?.length) {
-      const coerced = getVariableValues(args.schema, operation.variableDefinitions, args.variableValues ?? {});
-      if (coerced.errors) return undefined;
-    }
-    return compiled;
+    return documents.compiledFor(args.schema, args.document, args.operationName);
   };
-  const execute = (compiled: CompiledQuery) =>
-    makeExecute((args) => compiled.query(args.rootValue, args.contextValue, args.variableValues ?? {}) as ExecutionResult);
+  // Variables that do not coerce are graphql-js's to refuse (HTTP 400, BAD_USER_INPUT): the compiled
+  // function checks them before it runs any resolver and then answers errors without `data`, so the
+  // operation goes to the executor it would have had, at no cost when they do coerce.
+  const execute = (compiled: CompiledQuery, original: (args: ExecutionArgs) => unknown) =>
+    makeExecute((args) => {
+      const result = compiled.query(args.rootValue, args.contextValue, args.variableValues ?? {}) as ExecutionResult;
+      return result.errors && !('data' in result) ? (original(args) as ExecutionResult) : result;
+    });
   return {
-    onExecute({ args, setExecuteFn }) {
+    onExecute({ args, executeFn, setExecuteFn }) {
       if (compiler) {
         const compiled = compiledFor(args);
-        if (compiled) setExecuteFn(execute(compiled));
+        if (compiled) setExecuteFn(execute(compiled, executeFn));
         return;
       }
       // The first operation that could run compiled waits for the compiler; the others need not.
       if (compilableOperation(args.document) === null) return;
       return loadCompiler().then(() => {
         const compiled = compiledFor(args);
-        if (compiled) setExecuteFn(execute(compiled));
+        if (compiled) setExecuteFn(execute(compiled, executeFn));
       });
     },
   };
