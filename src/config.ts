@@ -79,8 +79,9 @@ export interface Config {
    */
   subscriberMaxBufferedBytes: number;
   /**
-   * WS_KEEPALIVE_MS, default 25000: WebSocket ping interval; a socket silent through one interval is
-   * terminated. Under the 60 s idle timeout common to load balancers, and as often as Socket.IO pings.
+   * WS_KEEPALIVE_MS, default 25000: WebSocket keep-alive interval; a socket silent through an interval
+   * is pinged, and terminated if still silent at the next. Under the 55-60 s idle timeouts common to
+   * load balancers, and as often as Socket.IO pings.
    */
   wsKeepAliveMs: number;
   /** The resolution webhook; null without RESOLUTION_WEBHOOK_URL. */
